@@ -1,0 +1,3 @@
+from mnist_lab.cli import main
+
+raise SystemExit(main())
