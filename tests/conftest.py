@@ -22,3 +22,15 @@ def mnist_path() -> Path:
     if not path.is_file():
         pytest.fail(f"MNIST file not found at {path}; set MNIST_PATH to a copy of mnist.npz")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mnist_path_for_kernels(mnist_path):
+    """Notebook kernels started by the tests inherit MNIST_PATH, as under `.ci/run`."""
+    previous = os.environ.get("MNIST_PATH")
+    os.environ["MNIST_PATH"] = str(mnist_path.resolve())
+    yield
+    if previous is None:
+        os.environ.pop("MNIST_PATH", None)
+    else:
+        os.environ["MNIST_PATH"] = previous

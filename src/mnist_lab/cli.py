@@ -1,16 +1,111 @@
-"""The `mnist-lab` command: a thin layer over the library."""
+"""The `mnist-lab` command: a thin layer over the library.
+
+Exit status: 0 on success, 2 when the input is bad (the message says how to fix it),
+1 on an unexpected internal error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mnist_lab import __version__
+from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
+from mnist_lab.data import MnistDataError
+from mnist_lab.errors import LabError
+from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S
+from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
+
+logger = logging.getLogger("mnist_lab")
+
+EXIT_BAD_INPUT = 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mnist_lab.run import run_lab
+
+    summary = run_lab(args.notebook, out_dir=args.out, cell_timeout=args.cell_timeout)
+    print(f"Report: {args.out / 'report.html'}")
+    print(
+        f"Test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f}; "
+        f"scanned digits {summary['scanned_digits']['correct']}/"
+        f"{summary['scanned_digits']['total']} right"
+    )
+    if "improved_model" in summary:
+        print(f"Improved model test accuracy {summary['improved_model']['test_accuracy']:.4f}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist-lab", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="mnist-lab",
+        description="Run, report on and grade the MNIST convolutional network lab.",
+        epilog=(
+            f"MNIST is read from --mnist, else ${MNIST_ENV_VAR}, else the Keras cache "
+            f"(~/.keras/datasets/mnist.npz); a download through Keras is the last resort."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--mnist",
+        type=Path,
+        metavar="PATH",
+        help=f"the mnist.npz file to use (sets ${MNIST_ENV_VAR} for the run)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the results")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run a lab notebook and write its lab report",
+        description=(
+            "Execute a lab notebook in a fresh Jupyter kernel and write the lab report: "
+            "report.md, report.html, figures/, classification_report.csv, metrics.csv, "
+            "model.keras and summary.json."
+        ),
+    )
+    run.add_argument(
+        "notebook",
+        nargs="?",
+        type=Path,
+        default=SOLUTION_NOTEBOOK,
+        help="the notebook to run (default: the reference solution)",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_REPORT_DIR,
+        metavar="DIR",
+        help=f"where to write the report (default: {DEFAULT_REPORT_DIR})",
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=DEFAULT_CELL_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"the longest one cell may run (default: {DEFAULT_CELL_TIMEOUT_S})",
+    )
+    run.set_defaults(handler=_run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    if args.mnist is not None:
+        os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
+    try:
+        return args.handler(args)
+    except (LabError, MnistDataError) as error:
+        print(f"mnist-lab {args.command}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"mnist-lab {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        return 130

@@ -1,0 +1,227 @@
+"""Run a lab notebook in a real Jupyter kernel, with time limits and progress.
+
+The notebook runs top to bottom in a fresh kernel (restart-and-run-all semantics), in the
+notebook's own folder, as Jupyter would run it. TensorFlow's C++ log noise is silenced in
+the kernel's environment. Progress (the section being run, training epochs) goes to the
+logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from mnist_lab.errors import LabError
+from mnist_lab.paths import sample_images_dir
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CELL_TIMEOUT_S = 900
+DEFAULT_KERNEL_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ info and warning lines on stderr
+    "PYTHONWARNINGS": "ignore",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+)\s*$", re.MULTILINE)
+HEADING = re.compile(r"^#{1,4}\s+(.+?)\s*$", re.MULTILINE)
+
+
+def read_notebook(path: str | os.PathLike) -> NotebookNode:
+    """Read and validate a notebook file, or raise `LabError` saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise LabError(
+            f"Notebook not found: {path}. Check the path; the reference solution is "
+            f"solution/mnist_cnn_lab.ipynb."
+        )
+    if path.is_dir():
+        raise LabError(f"{path} is a folder; expected a notebook file (.ipynb).")
+    if path.suffix != ".ipynb":
+        raise LabError(
+            f"{path} is not a notebook: expected a Jupyter .ipynb file. In Jupyter, use "
+            f"File > Download as > Notebook (.ipynb)."
+        )
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises several unrelated types for bad files
+        raise LabError(
+            f"{path} could not be read as a Jupyter notebook ({type(error).__name__}: "
+            f"{_first_line(str(error))}). The file may be damaged or not a notebook; "
+            f"download it again from Jupyter."
+        ) from error
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as error:
+        raise LabError(
+            f"{path} is not a valid notebook: {_first_line(error.message)}. Open and save it "
+            f"in Jupyter to repair it."
+        ) from error
+    if not any(cell.cell_type == "code" for cell in notebook.cells):
+        raise LabError(f"{path} has no code cells: there is nothing to run.")
+    return notebook
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """A cell that raised, timed out or killed the kernel."""
+
+    cell_index: int
+    section: str
+    kind: str  # "error", "timeout" or "dead kernel"
+    message: str
+
+    def describe(self) -> str:
+        where = f"cell {self.cell_index + 1}" + (f" ({self.section})" if self.section else "")
+        return f"{where}: {self.message}"
+
+
+class _ProgressClient(NotebookClient):
+    """A NotebookClient that logs the section it runs and each training epoch."""
+
+    def __init__(self, notebook: NotebookNode, **kwargs):
+        super().__init__(notebook, **kwargs)
+        self._sections = _section_of_each_cell(notebook)
+        self._code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+        self.on_cell_start = self._log_cell_start
+
+    def _log_cell_start(self, cell: NotebookNode, cell_index: int) -> None:
+        if cell.cell_type != "code" or cell_index not in self._code_cells:
+            return
+        position = self._code_cells.index(cell_index) + 1
+        logger.info(
+            "[cell %d/%d] %s", position, len(self._code_cells), self._sections.get(cell_index, "")
+        )
+
+    def process_message(self, msg, cell, cell_index):
+        if msg["msg_type"] == "stream":
+            for done, total in EPOCH_LINE.findall(msg["content"].get("text", "")):
+                logger.info("    training epoch %s/%s", done, total)
+        return super().process_message(msg, cell, cell_index)
+
+
+def _section_of_each_cell(notebook: NotebookNode) -> dict[int, str]:
+    section, sections = "", {}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            headings = HEADING.findall(cell.source)
+            if headings:
+                section = headings[-1]
+        sections[index] = section
+    return sections
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failure_from(
+    error: Exception, notebook: NotebookNode, sections: dict[int, str]
+) -> CellFailure:
+    index = next(
+        (
+            i
+            for i, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code"
+            and any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        ),
+        None,
+    )
+    if isinstance(error, CellExecutionError):
+        kind = "error"
+        message = f"{error.ename}: {ANSI.sub('', str(error.evalue))}"
+    elif isinstance(error, CellTimeoutError):
+        kind, message = "timeout", _first_line(str(error))
+    else:
+        kind, message = "dead kernel", "the kernel died (the code crashed or ran out of memory)"
+    if index is None:
+        index = _last_started_cell(notebook)
+    return CellFailure(index, sections.get(index, ""), kind, message)
+
+
+def _last_started_cell(notebook: NotebookNode) -> int:
+    started = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and "iopub.execute_input" in cell.metadata.get("execution", {})
+    ]
+    return started[-1] if started else 0
+
+
+@dataclass(frozen=True)
+class ExecutedNotebook:
+    """A notebook after its run: its cells with outputs, and the first failure if any."""
+
+    path: Path
+    notebook: NotebookNode
+    failure: CellFailure | None
+    seconds: float
+
+
+def execute_notebook(
+    path: str | os.PathLike,
+    *,
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT_S,
+    extra_code: str | None = None,
+    env: dict[str, str] | None = None,
+) -> ExecutedNotebook:
+    """Run every cell of the notebook at ``path`` in a fresh kernel.
+
+    ``extra_code``, when given, runs as one more cell after the notebook's own cells, in the
+    same kernel (the kit uses it to export the trained model and the history). A cell that
+    raises stops the run; the failure is returned, not raised.
+    """
+    path = Path(path).resolve()
+    notebook = read_notebook(path)
+    if extra_code:
+        notebook.cells.append(
+            nbformat.v4.new_code_cell(extra_code, metadata={"mnist_lab": "export"})
+        )
+    kernel_env = {**os.environ, **DEFAULT_KERNEL_ENV, **(env or {})}
+    kernel_env.setdefault("MNIST_LAB_SAMPLES", str(sample_images_dir(must_exist=False)))
+    client = _ProgressClient(
+        notebook,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=True,
+    )
+    # Use this interpreter for the kernel, whatever kernels are installed on the machine.
+    client.kernel_manager_class = _this_python_kernel_manager()
+    started = time.perf_counter()
+    failure = None
+    try:
+        # The kernel's own stderr (C++ log lines from TensorFlow) is not the notebook's output.
+        client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        failure = _failure_from(error, notebook, client._sections)
+    seconds = time.perf_counter() - started
+    if failure:
+        logger.error("The notebook stopped at %s", failure.describe())
+    return ExecutedNotebook(path, notebook, failure, seconds)
+
+
+def _this_python_kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ThisPythonKernelManager(AsyncKernelManager):
+        """Starts ipykernel with the interpreter that runs the kit."""
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            return [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+
+    return ThisPythonKernelManager

@@ -1,0 +1,90 @@
+"""`run_lab`: execute a lab notebook and write its lab report.
+
+The report is built in a staging folder beside the destination and moved into place only
+when every file is written, so a failed run never leaves a partial report that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from mnist_lab.errors import LabError
+from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S, execute_notebook, read_notebook
+from mnist_lab.notebook.export import export_cell, read_artefacts
+from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
+from mnist_lab.report.build import build_content, write_outputs
+
+logger = logging.getLogger(__name__)
+
+REPORT_MARKER = "summary.json"  # a folder holding this file is a report we may replace
+
+
+def _check_destination(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LabError(f"--out {out_dir} is a file; expected a folder for the report.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / REPORT_MARKER).exists():
+        raise LabError(
+            f"--out {out_dir} is a folder that holds other files, not an earlier report; the kit "
+            f"will not replace it. Choose a new or empty folder, e.g. --out build/report."
+        )
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_lab(
+    notebook: str | os.PathLike | None = None,
+    *,
+    out_dir: str | os.PathLike = DEFAULT_REPORT_DIR,
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT_S,
+) -> dict:
+    """Run ``notebook`` (default: the reference solution) and write its report to ``out_dir``.
+
+    Returns the summary written to ``summary.json``. Raises `LabError` when the notebook is
+    missing or broken, a cell fails, or the notebook does not define what the report needs.
+    """
+    notebook = Path(notebook) if notebook is not None else SOLUTION_NOTEBOOK
+    out_dir = Path(out_dir)
+    read_notebook(notebook)  # fail fast, before a kernel starts
+    _check_destination(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as export_dir:
+            logger.info("Running %s", notebook)
+            executed = execute_notebook(
+                notebook, cell_timeout=cell_timeout, extra_code=export_cell(Path(export_dir))
+            )
+            if executed.failure is not None:
+                raise LabError(
+                    f"{notebook.name} stopped with an error in {executed.failure.describe()}. "
+                    f"Fix that cell, check it runs with Kernel > Restart & Run All in Jupyter, "
+                    f"and run again. No report was written."
+                )
+            logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
+            artefacts = read_artefacts(Path(export_dir))
+            content = build_content(executed, artefacts)
+            summary = write_outputs(content, executed, artefacts, staging)
+            executed.notebook.cells = [
+                c for c in executed.notebook.cells if c.metadata.get("mnist_lab") != "export"
+            ]
+            nbformat.write(executed.notebook, staging / "notebook.ipynb")
+        _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("Report written to %s", out_dir)
+    return summary

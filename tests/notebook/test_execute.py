@@ -1,0 +1,47 @@
+"""Running notebooks in a real kernel: failures are located and explained, never raised."""
+
+from __future__ import annotations
+
+import logging
+
+from mnist_lab.notebook.execute import execute_notebook
+from tests.fixtures import notebooks
+
+
+def test_a_failing_cell_is_located_and_explained(tmp_path):
+    executed = execute_notebook(notebooks.raises_in_training(tmp_path))
+    failure = executed.failure
+    assert failure is not None
+    assert failure.kind == "error"
+    assert failure.cell_index == 3  # markdown, header, load, then the failing cell
+    assert "NameError" in failure.message and "modle" in failure.message
+    assert failure.describe().startswith("cell 4 (PROGRAM): NameError")
+
+
+def test_a_cell_over_its_time_limit_is_stopped(tmp_path):
+    path = tmp_path / "sleeps.ipynb"
+    import nbformat
+
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(60)")]),
+        path,
+    )
+    executed = execute_notebook(path, cell_timeout=2)
+    assert executed.failure is not None and executed.failure.kind == "timeout"
+    assert executed.seconds < 30
+
+
+def test_progress_names_the_epochs_and_tensorflow_noise_stays_out(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="mnist_lab")
+    executed = execute_notebook(notebooks.tiny_lab(tmp_path))
+    assert executed.failure is None
+    assert "training epoch 2/2" in caplog.text
+    assert "[cell 4/4]" in caplog.text
+    stderr = [
+        output["text"]
+        for cell in executed.notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stderr"
+    ]
+    assert not any("oneDNN" in text or "cpu_feature_guard" in text for text in stderr)
