@@ -1,0 +1,417 @@
+"""The lab report as documents: report.md, a self-contained report.html and
+classification_report.csv, following the sections of the lab's write-up (see LAB.md).
+
+Student-provided text (name, register number, file names) is escaped for Markdown, and
+the HTML is rendered with raw HTML disabled, so it can never inject markup or scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import math
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from markdown_it import MarkdownIt
+
+from mnist_lab.report.content import LayerInfo, ModelResult, ReportContent, ScanPrediction
+from mnist_lab.report.diagram import layer_category
+from mnist_lab.report.figures import draw_all
+
+logger = logging.getLogger(__name__)
+
+REPORT_TITLE = "Convolutional Deep Neural Network for Digit Classification"
+AIM = (
+    "To develop a convolutional deep neural network for digit classification and to verify "
+    "the response for scanned handwritten images."
+)
+THEORY = (
+    "Handwritten digit recognition takes a small grayscale image of one handwritten digit and "
+    "decides which of the ten digits 0-9 it shows: a ten-class image classification problem.",
+    "The MNIST dataset holds 70,000 grayscale images of handwritten digits, each 28x28 pixels "
+    "with values 0-255, split into 60,000 training and 10,000 test images.",
+    "A convolutional neural network suits images: convolution layers slide small learned "
+    "filters over the image and detect local patterns (strokes, edges, curves) wherever they "
+    "occur, with few weights; pooling layers shrink the feature maps and make the detection "
+    "tolerant to small shifts; dense layers then combine the features, and a final 10-unit "
+    "softmax layer gives a probability for each digit.",
+)
+DESIGN_STEPS = (
+    "Define the problem; import TensorFlow/Keras, NumPy, pandas, Matplotlib and scikit-learn.",
+    "Load MNIST with `keras.datasets.mnist.load_data()`; inspect the shapes ((60000, 28, 28), "
+    "(10000, 28, 28)) and the pixel range (0-255), and show a sample image with its label.",
+    "Preprocess: scale pixels to [0, 1] (divide by 255.0), one-hot encode the labels with "
+    "`utils.to_categorical(y, 10)` and reshape the images to (-1, 28, 28, 1).",
+    "Build the CNN with `keras.Sequential`.",
+    "Compile with the Adam optimizer, categorical cross-entropy loss and the accuracy metric.",
+    "Train for 5 epochs with batch size 64, validating on the test set.",
+    "Evaluate: plot accuracy and loss per epoch from the history; compute the confusion matrix "
+    "and classification report on the test set, predicting with argmax.",
+    "Predict new samples: load scanned handwritten digits, convert to grayscale, resize to "
+    "28x28, scale to [0, 1] (inverting dark ink on white paper to MNIST's white on black) "
+    "and predict.",
+)
+CSV_COLUMNS = ["class", "precision", "recall", "f1-score", "support"]
+HTML_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       max-width: 980px; margin: 2em auto; padding: 0 1.2em; color: #222; line-height: 1.5; }
+h1 { border-bottom: 3px solid #2471a3; padding-bottom: .3em; }
+h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; color: #1b4f72; }
+h3 { margin-top: 1.6em; }
+img { max-width: 100%; height: auto; display: block; margin: 1em auto;
+      border: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .92em; }
+th, td { border: 1px solid #ccc; padding: .3em .7em; }
+th { background: #eaf2f8; }
+tr:nth-child(even) td { background: #f8f9f9; }
+code { background: #f4f4f4; padding: .1em .3em; border-radius: 3px; }
+"""
+# The characters that can start Markdown syntax in the middle of a line (student text never
+# starts a line): emphasis, code, links, raw HTML, entities, table cells, strike-through.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+
+
+def write_report(content: ReportContent, out_dir: Path | str) -> dict[str, Path]:
+    """Write report.md, report.html and classification_report.csv into `out_dir`.
+
+    The figures are `content.figures` when given (copied into out_dir/figures when they lie
+    elsewhere), else drawn there with `figures.draw_all`. Returns the written documents by
+    file name: "report.md", "report.html", "classification_report.csv".
+    """
+    out_dir = Path(out_dir)
+    figure_dir = out_dir / "figures"
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    figures = dict(content.figures) or draw_all(content, figure_dir)
+    figures = {name: _into(figure_dir, Path(path)) for name, path in figures.items()}
+    links = {name: f"figures/{path.name}" for name, path in figures.items()}
+    markdown = render_markdown(content, links)
+    written = {
+        "report.md": out_dir / "report.md",
+        "report.html": out_dir / "report.html",
+        "classification_report.csv": out_dir / "classification_report.csv",
+    }
+    written["report.md"].write_text(markdown, encoding="utf-8")
+    page_title = f"{REPORT_TITLE}: {content.student_name} ({content.register_number})"
+    images = {links[name]: path for name, path in figures.items()}
+    written["report.html"].write_text(
+        markdown_to_html(markdown, images, title=page_title), encoding="utf-8"
+    )
+    classification_report_frame(content.classification_report).to_csv(
+        written["classification_report.csv"], index=False
+    )
+    logger.info("Wrote the lab report to %s", out_dir)
+    return written
+
+
+def classification_report_frame(report: Mapping) -> pd.DataFrame:
+    """A scikit-learn `classification_report(..., output_dict=True)` as a table: one row per
+    class, then accuracy (its value under f1-score, as sklearn prints it), macro avg and
+    weighted avg; columns class, precision, recall, f1-score, support."""
+    class_support = sum(
+        int(value["support"])
+        for key, value in report.items()
+        if isinstance(value, Mapping) and not str(key).endswith(" avg")
+    )
+    rows = []
+    for key, value in report.items():
+        if isinstance(value, Mapping):
+            rows.append({"class": str(key), **{c: value.get(c) for c in CSV_COLUMNS[1:]}})
+        else:  # "accuracy" is a bare number
+            rows.append({"class": str(key), "f1-score": value, "support": class_support})
+    frame = pd.DataFrame(rows, columns=CSV_COLUMNS)
+    frame["support"] = frame["support"].astype(int)
+    return frame
+
+
+def render_markdown(content: ReportContent, figure_links: Mapping[str, str]) -> str:
+    """The report in Markdown; `figure_links` maps figure names to their relative paths."""
+    sections = (
+        _header(content),
+        _section("AIM", [AIM]),
+        _section("THEORY", ["### Problem statement and dataset", *THEORY]),
+        _section("NEURAL NETWORK MODEL", _model_lines(content.model, figure_links, "")),
+        _section("DESIGN STEPS", [_numbered(DESIGN_STEPS)]),
+        _section("PROGRAM", [_program(content)]),
+        _section("OUTPUT", _output_lines(content, figure_links)),
+        _section("RESULT", [result_sentence(content)]),
+    )
+    return "\n\n".join(part for section in sections for part in section) + "\n"
+
+
+def markdown_to_html(markdown: str, images: Mapping[str, Path], *, title: str) -> str:
+    """A self-contained HTML page from the report's Markdown: raw HTML in the Markdown is
+    shown as text, and every image whose link is a key of `images` is embedded as a
+    base64 data URI, so the page needs no other file and loads nothing from the network."""
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = parser.parse(markdown)
+    for token in tokens:
+        for child in token.children or ():
+            source = child.attrGet("src") if child.type == "image" else None
+            if source is None:
+                continue
+            if source not in images:
+                raise ValueError(f"The report links image {source!r}, which was not drawn.")
+            encoded = base64.b64encode(Path(images[source]).read_bytes()).decode("ascii")
+            child.attrSet("src", f"data:image/png;base64,{encoded}")
+    body = parser.renderer.render(tokens, parser.options, {})
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{HTML_STYLE}</style>\n</head>\n"
+        f"<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def result_sentence(content: ReportContent) -> str:
+    """The RESULT: what was built, its measured test accuracy and the scanned digits' score."""
+    convolutional = any(layer_category(layer.kind) == "conv" for layer in content.model.layers)
+    network = (
+        "A convolutional deep neural network"
+        if convolutional
+        else "A deep neural network (without convolution layers)"
+    )
+    sentence = (
+        f"{network} was developed for digit classification; it reached "
+        f"{_percent(content.model.test_accuracy)} accuracy on the {len(content.y_true):,} "
+        f"MNIST test images"
+    )
+    labelled = [scan for scan in content.scans if scan.label is not None]
+    if labelled:
+        right = sum(bool(scan.correct) for scan in labelled)
+        sentence += (
+            f" and classified {right} of {len(labelled)} scanned handwritten digits correctly."
+        )
+    elif content.scans:
+        sentence += f" and gave predictions for {len(content.scans)} scanned handwritten digits."
+    else:
+        sentence += "; no scanned handwritten digits were supplied to verify it on."
+    if content.improved is not None:
+        sentence += (
+            f" The improved model reached {_percent(content.improved.test_accuracy)} "
+            "on the same test images."
+        )
+    return sentence
+
+
+def escape_markdown(text: object) -> str:
+    """`text` as literal Markdown inside a line or table cell: characters that could start
+    Markdown syntax or raw HTML are backslash-escaped, line breaks turned into spaces."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _header(content: ReportContent) -> list[str]:
+    return [
+        f"# {REPORT_TITLE}",
+        f"**NAME:** {escape_markdown(content.student_name)}",
+        f"**REGISTER NUMBER:** {escape_markdown(content.register_number)}",
+    ]
+
+
+def _section(heading: str, lines: Sequence[str]) -> list[str]:
+    return [f"## {heading}", *lines]
+
+
+def _numbered(items: Sequence[str]) -> str:
+    return "\n".join(f"{number}. {item}" for number, item in enumerate(items, start=1))
+
+
+def _program(content: ReportContent) -> str:
+    return (
+        f"The program is the Jupyter notebook {_code(content.notebook.name)} "
+        f"({_code(content.notebook.as_posix())}), run from top to bottom. The model it saved "
+        "was evaluated again by the kit on the 10,000 MNIST test images; every figure and "
+        "table below comes from that run."
+    )
+
+
+def _model_lines(model: ModelResult, links: Mapping[str, str], prefix: str) -> list[str]:
+    lines = [_image(f"{model.title} diagram", links, prefix + "model_diagram")]
+    lines.append(_layer_table(model.layers))
+    lines.append(f"Total parameters: **{model.param_count:,}**.")
+    return [line for line in lines if line]
+
+
+def _layer_table(layers: Sequence[LayerInfo]) -> str:
+    rows = [
+        [
+            str(index),
+            _cell_code(layer.name),
+            escape_markdown(layer.kind),
+            escape_markdown(layer.detail),
+            _cell_code(_shape(layer.output_shape)),
+            f"{layer.params:,}",
+        ]
+        for index, layer in enumerate(layers, start=1)
+    ]
+    headers = ["#", "Layer", "Type", "Detail", "Output shape", "Params"]
+    return _table(headers, rows, right_aligned={0, 5})
+
+
+def _output_lines(content: ReportContent, links: Mapping[str, str]) -> list[str]:
+    model = content.model
+    lines = [
+        "### Training Loss, Validation Loss Vs Iteration Plot",
+        _image("Training and validation loss per epoch", links, "loss_curve"),
+        _image("Training and validation accuracy per epoch", links, "accuracy_curve"),
+        _history_table(model.history),
+        _evaluation(model),
+        "### Classification Report",
+        _classification_table(content.classification_report),
+        "### Confusion Matrix",
+        _image("Confusion matrix", links, "confusion_matrix"),
+        "Rows are the true digits, columns the predicted ones; counts off the diagonal "
+        "are mistakes.",
+        "### Test set predictions",
+        _image("Test set predictions", links, "test_predictions"),
+        _test_prediction_summary(content),
+        "### New Sample Data Prediction",
+        *_scan_lines(content.scans, links),
+    ]
+    if content.improved is not None:
+        lines += _improved_lines(content.improved, model, links)
+    return [line for line in lines if line]
+
+
+def _history_table(history: Mapping[str, Sequence[float]]) -> str:
+    keys = [key for key in ("accuracy", "val_accuracy", "loss", "val_loss") if history.get(key)]
+    if not keys:
+        return "No training history was exported, so there are no per-epoch metrics to show."
+    epochs = max(len(history[key]) for key in keys)
+    rows = [
+        [str(epoch + 1)]
+        + [_decimal(history[key][epoch]) if epoch < len(history[key]) else "" for key in keys]
+        for epoch in range(epochs)
+    ]
+    return _table(["Epoch", *keys], rows, right_aligned=set(range(len(keys) + 1)))
+
+
+def _evaluation(model: ModelResult) -> str:
+    text = (
+        f"Test accuracy **{_decimal(model.test_accuracy)}** "
+        f"({_percent(model.test_accuracy)}), test loss {_decimal(model.test_loss)}."
+    )
+    if model.training_seconds is not None:
+        text += f" Training took {model.training_seconds:.0f} s."
+    return text
+
+
+def _classification_table(report: Mapping) -> str:
+    frame = classification_report_frame(report)
+    rows = [
+        [escape_markdown(row["class"])]
+        + [_decimal(row[column]) for column in ("precision", "recall", "f1-score")]
+        + [f"{int(row['support']):,}"]
+        for row in frame.to_dict("records")
+    ]
+    return _table(CSV_COLUMNS, rows, right_aligned={1, 2, 3, 4})
+
+
+def _test_prediction_summary(content: ReportContent) -> str:
+    wrong = int((content.y_true != content.y_pred).sum())
+    return (
+        f"{wrong:,} of the {len(content.y_true):,} test images were misclassified. The grid "
+        "shows the first test images together with some of the misclassified ones, which are "
+        "framed in red."
+    )
+
+
+def _scan_lines(scans: Sequence[ScanPrediction], links: Mapping[str, str]) -> list[str]:
+    if not scans:
+        return ["No scanned handwritten digits were supplied, so none were predicted."]
+    rows = [
+        [
+            str(index),
+            _cell_code(scan.path.name),
+            "?" if scan.label is None else str(scan.label),
+            str(scan.predicted),
+            f"{scan.confidence:.1%}",
+            {True: "correct", False: "**wrong**", None: "label unknown"}[scan.correct],
+        ]
+        for index, scan in enumerate(scans, start=1)
+    ]
+    headers = ["#", "File", "Label", "Predicted", "Confidence", "Result"]
+    labelled = [scan for scan in scans if scan.label is not None]
+    right = sum(bool(scan.correct) for scan in labelled)
+    summary = (
+        f"{right} of {len(labelled)} scanned digits with a known label were classified "
+        f"correctly ({_percent(right / len(labelled))})."
+        if labelled
+        else "The true labels of the scanned digits are unknown."
+    )
+    return [
+        _image("Scanned digits and the model's predictions", links, "scanned_digits"),
+        "Each scanned image is shown as photographed beside the 28x28 view the model saw.",
+        _table(headers, rows, right_aligned={0, 2, 3, 4}),
+        summary,
+    ]
+
+
+def _improved_lines(
+    improved: ModelResult, baseline: ModelResult, links: Mapping[str, str]
+) -> list[str]:
+    gain = (improved.test_accuracy - baseline.test_accuracy) * 100
+    return [
+        "### Improved model",
+        f"{escape_markdown(improved.title)}: test accuracy **{_decimal(improved.test_accuracy)}**"
+        f" ({_percent(improved.test_accuracy)}, {gain:+.2f} percentage points against the lab "
+        f"model), {improved.param_count:,} parameters "
+        f"(lab model: {baseline.param_count:,}).",
+        *_model_lines(improved, links, "improved_"),
+        _image("Improved model: loss per epoch", links, "improved_loss_curve"),
+        _image("Improved model: accuracy per epoch", links, "improved_accuracy_curve"),
+        _history_table(improved.history),
+        _evaluation(improved),
+    ]
+
+
+def _image(alt: str, links: Mapping[str, str], name: str) -> str:
+    if name not in links:
+        logger.debug("Figure %r was not drawn; the report leaves it out.", name)
+        return ""
+    return f"![{escape_markdown(alt)}]({links[name]})"  # links are the kit's own file names
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right_aligned=()) -> str:
+    rule = ["---:" if index in right_aligned else "---" for index in range(len(headers))]
+    lines = [headers, rule, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _code(text: str) -> str:
+    """An inline code span that holds `text` literally, whatever backticks it contains."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest else f"{fence}{text}{fence}"
+
+
+def _cell_code(text: str) -> str:
+    """A code span inside a table cell, where "|" would end the cell unless escaped."""
+    return _code(" ".join(text.split())).replace("|", "\\|")
+
+
+def _shape(shape: Sequence[int | None]) -> str:
+    return "?" if not shape else "(" + ", ".join(str(dim) for dim in shape) + ")"
+
+
+def _decimal(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.4f}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction:.2%}"
+
+
+def _into(figure_dir: Path, path: Path) -> Path:
+    """`path`, copied into `figure_dir` when it lies elsewhere."""
+    if path.parent.resolve() == figure_dir.resolve():
+        return path
+    target = figure_dir / path.name
+    shutil.copyfile(path, target)
+    return target
