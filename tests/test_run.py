@@ -1,0 +1,136 @@
+"""`run_lab` and `mnist-lab run` on small notebooks: the report, and nothing partial."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from mnist_lab.cli import main
+from mnist_lab.errors import LabError
+from mnist_lab.run import run_lab
+from tests.fixtures import notebooks
+
+REPORT_FILES = [
+    "report.md",
+    "report.html",
+    "classification_report.csv",
+    "metrics.csv",
+    "model.keras",
+    "summary.json",
+    "notebook.ipynb",
+    "figures/accuracy_curve.png",
+    "figures/loss_curve.png",
+    "figures/confusion_matrix.png",
+    "figures/model_diagram.png",
+    "figures/test_predictions.png",
+    "figures/scanned_digits.png",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny")
+    out = directory / "report"
+    summary = run_lab(notebooks.tiny_lab(directory), out_dir=out)
+    return out, summary
+
+
+@pytest.mark.parametrize("name", REPORT_FILES)
+def test_the_report_has_every_file(tiny_report, name):
+    out, _ = tiny_report
+    assert (out / name).is_file()
+    if name.endswith(".png"):
+        with Image.open(out / name) as image:
+            image.verify()
+
+
+def test_summary_holds_the_kits_own_evaluation(tiny_report):
+    out, summary = tiny_report
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == summary
+    assert summary["student_name"] == "Ada Lovelace"
+    assert summary["register_number"] == "212223240001"
+    assert summary["epochs"] == 2
+    # A 2-epoch model trained on 2,000 images: clearly learned, clearly not the full lab model.
+    assert 0.5 < summary["test_accuracy"] < 0.99
+    assert summary["parameter_count"] == 4 * 9 + 4 + 13 * 13 * 4 * 10 + 10
+    assert summary["training_seconds"] > 0
+    assert summary["scanned_digits"]["total"] >= 30
+    assert "improved_model" not in summary
+
+
+def test_report_names_the_student(tiny_report):
+    out, _ = tiny_report
+    text = (out / "report.md").read_text()
+    assert "Ada Lovelace" in text and "212223240001" in text
+
+
+def test_no_staging_folders_are_left_behind(tiny_report):
+    out, _ = tiny_report
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report", "tiny_lab.ipynb"]
+
+
+def test_a_failing_notebook_leaves_no_report(tmp_path):
+    out = tmp_path / "report"
+    with pytest.raises(LabError, match=r"cell 4 \(PROGRAM\): NameError") as error:
+        run_lab(notebooks.raises_in_training(tmp_path), out_dir=out)
+    assert "No report was written" in str(error.value)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raises_in_training.ipynb"]
+
+
+def test_a_failing_notebook_keeps_the_previous_report(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "summary.json").write_text('{"test_accuracy": 0.98}')
+    with pytest.raises(LabError):
+        run_lab(notebooks.raises_in_training(tmp_path), out_dir=out)
+    assert json.loads((out / "summary.json").read_text()) == {"test_accuracy": 0.98}
+
+
+def test_a_notebook_without_a_model_is_explained(tmp_path):
+    with pytest.raises(LabError, match="`model` not defined"):
+        run_lab(notebooks.no_model(tmp_path), out_dir=tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path):
+    out = tmp_path / "homework"
+    out.mkdir()
+    (out / "essay.txt").write_text("precious")
+    with pytest.raises(LabError, match="not an earlier report"):
+        run_lab(notebooks.no_model(tmp_path), out_dir=out)
+    assert (out / "essay.txt").read_text() == "precious"
+
+
+def test_cli_missing_notebook_exits_2_with_a_message(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert "Notebook not found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_missing_mnist_file_exits_2_naming_the_variable(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", "unchanged")  # restored after the test; --mnist sets it
+    tiny = notebooks.tiny_lab(tmp_path)
+    argv = [
+        "--mnist",
+        str(tmp_path / "nowhere.npz"),
+        "run",
+        str(tiny),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "MNIST_PATH is set to" in err and "nowhere.npz" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_cli_help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0
+    assert "usage: mnist-lab" in capsys.readouterr().out
