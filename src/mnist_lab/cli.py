@@ -25,7 +25,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _run(args: argparse.Namespace) -> int:
+    from mnist_lab.quiet import import_tensorflow_quietly
     from mnist_lab.run import run_lab
+
+    import_tensorflow_quietly()
 
     summary = run_lab(args.notebook, out_dir=args.out, cell_timeout=args.cell_timeout)
     print(f"Report: {args.out / 'report.html'}")
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    for chatty in ("traitlets", "nbclient"):  # "Executing notebook with kernel: ..."
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.mnist is not None:
         os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
     try:

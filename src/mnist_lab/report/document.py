@@ -104,7 +104,7 @@ def write_report(content: ReportContent, out_dir: Path | str) -> dict[str, Path]
     classification_report_frame(content.classification_report).to_csv(
         written["classification_report.csv"], index=False
     )
-    logger.info("Wrote the lab report to %s", out_dir)
+    logger.debug("Wrote the lab report to %s", out_dir)
     return written
 
 

@@ -385,7 +385,7 @@ def draw_all(content: ReportContent, figure_dir: Path | str) -> dict[str, Path]:
     )
     if scans is not None:
         drawn["scanned_digits"] = scans
-    logger.info("Drew %d report figures in %s", len(drawn), figure_dir)
+    logger.debug("Drew %d report figures in %s", len(drawn), figure_dir)
     return drawn
 
 
