@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
-
-from mnist_lab.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +29,26 @@ FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def run(tmp_path_factory):
+    """`mnist-lab run --out DIR` in a subprocess, as a user types it."""
     out = tmp_path_factory.mktemp("solution") / "report"
-    assert main(["run", "--out", str(out)]) == 0
-    return out
+    command = [sys.executable, "-m", "mnist_lab", "run", "--out", str(out)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return out, finished
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    return run[0]
+
+
+def test_progress_is_shown_without_tensorflow_noise(run):
+    _, finished = run
+    assert "training epoch 5/5" in finished.stderr
+    assert "[cell 1/" in finished.stderr
+    assert "oneDNN" not in finished.stderr and "absl" not in finished.stderr
+    assert "Test accuracy" in finished.stdout
 
 
 @pytest.fixture(scope="module")
