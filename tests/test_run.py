@@ -134,3 +134,12 @@ def test_cli_help(capsys, argv):
         main(argv)
     assert exit_.value.code == 0
     assert "usage: mnist-lab" in capsys.readouterr().out
+
+
+def test_a_seeded_notebook_gives_the_same_figures_twice(tiny_report, tmp_path):
+    _, first = tiny_report
+    second = run_lab(notebooks.tiny_lab(tmp_path), out_dir=tmp_path / "again")
+    assert second["test_accuracy"] == first["test_accuracy"]
+    assert second["test_loss"] == first["test_loss"]
+    out, _ = tiny_report
+    assert (tmp_path / "again" / "metrics.csv").read_text() == (out / "metrics.csv").read_text()
