@@ -99,3 +99,10 @@ def test_validate_directory_reports_unlisted_images(tmp_path):
 def test_not_a_folder_is_reported(tmp_path):
     problems = validate_directory(tmp_path / "nowhere")
     assert problems and "is not a folder" in problems[0]
+
+
+def test_a_badly_labelled_image_is_not_also_called_unlisted(tmp_path):
+    folder = make_folder(tmp_path, "file,label\na.png,11\n", images=("a.png",))
+    problems = validate_directory(folder)
+    assert len(problems) == 1, problems
+    assert "label '11' for a.png" in problems[0]

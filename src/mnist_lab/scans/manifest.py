@@ -54,7 +54,7 @@ def read_manifest(directory: str | os.PathLike) -> list[Sample]:
     not 0-9, files listed twice or missing from the folder.
     """
     directory = Path(directory)
-    samples, problems = _parse(directory)
+    samples, problems, _ = _parse(directory)
     if problems:
         raise ManifestError(directory, problems)
     return samples
@@ -66,10 +66,9 @@ def validate_directory(directory: str | os.PathLike) -> list[str]:
     Besides `read_manifest`'s problems, reports images in the folder that are not listed.
     """
     directory = Path(directory)
-    samples, problems = _parse(directory)
+    _, problems, listed = _parse(directory)
     if not (directory / MANIFEST_NAME).is_file():
         return problems
-    listed = {sample.path.name for sample in samples}
     for path in sorted(directory.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.name not in listed:
             problems.append(
@@ -79,25 +78,34 @@ def validate_directory(directory: str | os.PathLike) -> list[str]:
     return problems
 
 
-def _parse(directory: Path) -> tuple[list[Sample], list[str]]:
+def _parse(directory: Path) -> tuple[list[Sample], list[str], set[str]]:
+    """The usable samples, every problem, and every file name the manifest lists."""
     manifest = directory / MANIFEST_NAME
     if not directory.is_dir():
-        return [], [f"{directory} is not a folder: pass the folder that holds the images."]
+        return [], [f"{directory} is not a folder: pass the folder that holds the images."], set()
     if not manifest.is_file():
-        return [], [
-            f"no {MANIFEST_NAME} in {directory}: create it with a header row 'file,label' and "
-            "one row per image."
-        ]
+        return (
+            [],
+            [
+                f"no {MANIFEST_NAME} in {directory}: create it with a header row 'file,label' and "
+                "one row per image."
+            ],
+            set(),
+        )
     with manifest.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [name.strip() for name in reader.fieldnames or []]
         missing = [name for name in REQUIRED_COLUMNS if name not in columns]
         if missing:
-            return [], [
-                f"{MANIFEST_NAME} has no column(s) {', '.join(missing)} (its header is "
-                f"{','.join(columns) or 'empty'}); the first row must name the columns, "
-                "e.g. 'file,label'."
-            ]
+            return (
+                [],
+                [
+                    f"{MANIFEST_NAME} has no column(s) {', '.join(missing)} (its header is "
+                    f"{','.join(columns) or 'empty'}); the first row must name the columns, "
+                    "e.g. 'file,label'."
+                ],
+                set(),
+            )
         reader.fieldnames = columns
         samples: list[Sample] = []
         problems: list[str] = []
@@ -110,7 +118,7 @@ def _parse(directory: Path) -> tuple[list[Sample], list[str]]:
                 samples.append(sample)
     if not samples and not problems:
         problems.append(f"{MANIFEST_NAME} lists no images: add one row per image.")
-    return samples, problems
+    return samples, problems, set(first_line)
 
 
 def _parse_row(
