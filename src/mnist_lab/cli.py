@@ -16,8 +16,10 @@ from mnist_lab import __version__
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import MnistDataError
 from mnist_lab.errors import LabError
+from mnist_lab.grading.cli import add_grade_command
 from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
+from mnist_lab.scans.cli import add_scan_commands
 
 logger = logging.getLogger("mnist_lab")
 
@@ -92,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the longest one cell may run (default: {DEFAULT_CELL_TIMEOUT_S})",
     )
     run.set_defaults(handler=_run)
+    add_grade_command(commands)
+    add_scan_commands(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,13 +88,56 @@ class CellFailure:
 
 
 class _ProgressClient(NotebookClient):
-    """A NotebookClient that logs the section it runs and each training epoch."""
+    """A NotebookClient that logs the section it runs and each training epoch.
 
-    def __init__(self, notebook: NotebookNode, **kwargs):
+    With ``deadline`` (a `time.monotonic` value), the notebook's own cells get at most the
+    time left before it, and cells reached after it are skipped (recorded in ``skipped``);
+    the kit's extra cell still runs, with the usual cell time limit.
+    """
+
+    def __init__(self, notebook: NotebookNode, *, deadline: float | None = None, **kwargs):
         super().__init__(notebook, **kwargs)
         self._sections = _section_of_each_cell(notebook)
         self._code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
         self.on_cell_start = self._log_cell_start
+        self.on_cell_error = self._record_error
+        self.deadline = deadline
+        self.cell_errors: list[CellFailure] = []
+        self.skipped: list[int] = []
+        if deadline is not None:
+            self.timeout_func = self._time_left
+
+    def _is_extra(self, cell: NotebookNode) -> bool:
+        return cell.metadata.get("mnist_lab") == "export"
+
+    def _time_left(self, cell: NotebookNode) -> int:
+        if self._is_extra(cell):
+            return self.timeout
+        return max(1, min(self.timeout, int(self.deadline - time.monotonic()) + 1))
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, **kwargs):
+        if (
+            self.deadline is not None
+            and time.monotonic() >= self.deadline
+            and cell.cell_type == "code"
+            and not self._is_extra(cell)
+        ):
+            self.skipped.append(cell_index)
+            return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, **kwargs)
+
+    def _record_error(self, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        content = execute_reply.get("content", {})
+        timed_out = content.get("ename") == TIMEOUT_ERROR["ename"]
+        message = f"{content.get('ename', 'Error')}: {ANSI.sub('', str(content.get('evalue', '')))}"
+        self.cell_errors.append(
+            CellFailure(
+                cell_index,
+                self._sections.get(cell_index, ""),
+                "timeout" if timed_out else "error",
+                message.rstrip(": "),
+            )
+        )
 
     def _log_cell_start(self, cell: NotebookNode, cell_index: int) -> None:
         if cell.cell_type != "code" or cell_index not in self._code_cells:
@@ -164,12 +208,23 @@ def _last_started_cell(notebook: NotebookNode) -> int:
 
 @dataclass(frozen=True)
 class ExecutedNotebook:
-    """A notebook after its run: its cells with outputs, and the first failure if any."""
+    """A notebook after its run: its cells with outputs, and the first failure if any.
+
+    ``failure`` is what stopped the run (with ``allow_errors``, only a dead kernel does);
+    ``errors`` lists every cell that raised or timed out, in order, and cells skipped
+    because the whole notebook ran out of time (kind "skipped").
+    """
 
     path: Path
     notebook: NotebookNode
     failure: CellFailure | None
     seconds: float
+    errors: tuple[CellFailure, ...] = ()
+
+
+# The error recorded for a cell interrupted at its time limit when errors are allowed.
+TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "", "traceback": []}
+SKIPPED_MESSAGE = "not run: the notebook had used up its time limit"
 
 
 def execute_notebook(
@@ -178,12 +233,25 @@ def execute_notebook(
     cell_timeout: int = DEFAULT_CELL_TIMEOUT_S,
     extra_code: str | None = None,
     env: dict[str, str] | None = None,
+    allow_errors: bool = False,
+    notebook_timeout: float | None = None,
+    cwd: str | os.PathLike | None = None,
+    kernel_wrapper: Sequence[str] = (),
+    before_cells: Callable[[], None] | None = None,
 ) -> ExecutedNotebook:
     """Run every cell of the notebook at ``path`` in a fresh kernel.
 
     ``extra_code``, when given, runs as one more cell after the notebook's own cells, in the
     same kernel (the kit uses it to export the trained model and the history). A cell that
     raises stops the run; the failure is returned, not raised.
+
+    Options for grading: ``allow_errors`` runs on past cells that raise or time out (a timed
+    out cell is interrupted), so that later, independent cells still run; the errors are in
+    ``errors``. ``notebook_timeout`` limits the notebook's own cells in total (seconds); cells
+    reached after it are skipped, ``extra_code`` still runs. ``cwd`` is the kernel's working
+    folder (default: the notebook's). ``kernel_wrapper`` is a command that starts the kernel
+    command given after it. ``before_cells`` is called once the kernel is up, before the first
+    cell; what it raises stops the run and propagates.
     """
     path = Path(path).resolve()
     notebook = read_notebook(path)
@@ -193,15 +261,24 @@ def execute_notebook(
         )
     kernel_env = {**os.environ, **DEFAULT_KERNEL_ENV, **(env or {})}
     kernel_env.setdefault("MNIST_LAB_SAMPLES", str(sample_images_dir(must_exist=False)))
+    grading = {}
+    if allow_errors:
+        timeout_error = {**TIMEOUT_ERROR, "evalue": "the cell ran past its time limit"}
+        grading = {"allow_errors": True, "interrupt_on_timeout": True}
+        grading["error_on_timeout"] = timeout_error
     client = _ProgressClient(
         notebook,
+        deadline=None if notebook_timeout is None else time.monotonic() + notebook_timeout,
         timeout=cell_timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(Path(cwd) if cwd is not None else path.parent)}},
         record_timing=True,
+        **grading,
     )
+    if before_cells is not None:
+        client.on_notebook_start = lambda notebook: before_cells()
     # Use this interpreter for the kernel, whatever kernels are installed on the machine.
-    client.kernel_manager_class = _this_python_kernel_manager()
+    client.kernel_manager_class = _this_python_kernel_manager(tuple(kernel_wrapper))
     started = time.perf_counter()
     failure = None
     try:
@@ -212,16 +289,24 @@ def execute_notebook(
     seconds = time.perf_counter() - started
     if failure:
         logger.error("The notebook stopped at %s", failure.describe())
-    return ExecutedNotebook(path, notebook, failure, seconds)
+    errors = list(client.cell_errors)
+    if failure is not None and failure.kind != "error":
+        errors.append(failure)
+    errors += [
+        CellFailure(i, client._sections.get(i, ""), "skipped", SKIPPED_MESSAGE)
+        for i in client.skipped
+    ]
+    return ExecutedNotebook(path, notebook, failure, seconds, tuple(errors))
 
 
-def _this_python_kernel_manager():
+def _this_python_kernel_manager(wrapper: tuple[str, ...] = ()):
     from jupyter_client.manager import AsyncKernelManager
 
     class ThisPythonKernelManager(AsyncKernelManager):
         """Starts ipykernel with the interpreter that runs the kit."""
 
         def format_kernel_cmd(self, extra_arguments=None):
-            return [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+            command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+            return [*wrapper, *command]
 
     return ThisPythonKernelManager

@@ -1,0 +1,336 @@
+"""`grade_submission`: run a student's notebook in isolation and grade it in a clean process.
+
+The steps, in this order for a reason:
+
+1. read the rubric, find MNIST and the supplied scans (a problem here is the grader's, and
+   raises before anything runs);
+2. start the checker process (`checker`) and let it load everything it will use;
+3. run the notebook in its own kernel, in a private temporary folder, behind `sandbox`
+   (which ends any process the notebook leaves behind); its first cell waits for the
+   checker to be ready, so no student code runs before the grader's code and data are in
+   memory;
+4. export the lab's artefacts from the kernel (`export`), with rows picked at random now;
+5. ask the checker for the results, signed with this run's key (`protocol`);
+6. write results.json (Gradescope), junit.xml, feedback.md and feedback.html, each file
+   written whole and moved into place, after the kernel and everything it started are gone.
+
+A notebook that fails, raises, exits or lies is graded, never crashes the grader: only a
+grader-side problem raises (`GradingError` or another `LabError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+
+from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
+from mnist_lab.data import locate_mnist
+from mnist_lab.errors import LabError
+from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading.export import export_cell
+from mnist_lab.grading.feedback import render_html, render_markdown
+from mnist_lab.grading.results import CellError, CheckResult, GradingResults
+from mnist_lab.grading.rubric import Rubric, load_rubric
+from mnist_lab.grading.runner import all_failed
+from mnist_lab.notebook.execute import ExecutedNotebook, execute_notebook, read_notebook
+from mnist_lab.notebook.inspect import cell_seconds
+from mnist_lab.paths import sample_images_dir
+from mnist_lab.scans import ManifestError, read_manifest
+
+logger = logging.getLogger(__name__)
+
+# Rows of each data array the export sends to the checker, picked at random per run.
+SAMPLE_ROWS = 1_000
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}
+# Files beside the submission copied into the folder it runs in (images it reads, say).
+MAX_SIBLING_BYTES = 20_000_000
+CLOSE_TIMEOUT_S = 10
+
+
+class GradingError(LabError):
+    """The grader itself could not grade (its checker failed or timed out)."""
+
+
+class Checker:
+    """The grader's side of the checker process: start it, wait for it, ask it to grade.
+
+    One checker can grade several submissions in turn (`grade_submission`'s ``checker``);
+    it is started before the first of them runs, so the same guarantees hold. Close it
+    (or use it as a context manager) to end the process.
+    """
+
+    def __init__(self, rubric: Rubric, *, mnist_path: Path, samples_dir: Path):
+        self.rubric, self.mnist_path, self.samples_dir = rubric, mnist_path, samples_dir
+        self.key = protocol.new_key()
+        self.started = time.perf_counter()
+        self.folder = Path(tempfile.mkdtemp(prefix="mnist-lab-checker-"))
+        self.log_path = self.folder / "checker.log"
+        self._log = self.log_path.open("wb")
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "mnist_lab.grading.checker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=self.folder,
+            env=environment,
+        )
+        self._lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read_lines, daemon=True).start()
+        start = {
+            "key": self.key.hex(),
+            "rubric": rubric.to_dict(),
+            "rubric_source": rubric.source,
+            "mnist_path": str(mnist_path),
+            "samples_dir": str(samples_dir),
+        }
+        self._send_line(json.dumps(start).encode("utf-8") + b"\n")
+        self.ready = False
+
+    @classmethod
+    def start(
+        cls,
+        rubric: Rubric | str | os.PathLike | None = None,
+        *,
+        mnist_path: str | os.PathLike | None = None,
+        samples_dir: str | os.PathLike | None = None,
+    ) -> Checker:
+        """Check the set-up (rubric, MNIST, scans) and start a checker for it."""
+        rubric, samples_dir = _as_rubric(rubric), _samples_dir(samples_dir)
+        return cls(rubric, mnist_path=_local_mnist(mnist_path), samples_dir=samples_dir)
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _read_lines(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(b"")  # end of output: the process is gone
+
+    def _send_line(self, line: bytes) -> None:
+        try:
+            self.process.stdin.write(line)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            raise GradingError(f"The checker process stopped early. {self._log_tail()}") from error
+
+    def _receive(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise GradingError(f"The checker did not answer within {timeout:.0f} s.") from None
+            if not line:
+                raise GradingError(f"The checker process stopped early. {self._log_tail()}")
+            message = protocol.unseal(self.key, line)
+            if message is None:
+                logger.warning("Ignored an unsigned line on the checker's output")
+                continue
+            if message.get("kind") == "error":
+                raise GradingError(f"The checker failed: {message.get('message')}")
+            return message
+
+    def wait_ready(self, timeout: float) -> None:
+        if self.ready:
+            return
+        message = self._receive(timeout)
+        if message.get("kind") != "ready":
+            raise GradingError(f"The checker sent {message.get('kind')!r} instead of 'ready'.")
+        self.ready = True
+        logger.info("Checker ready after %.1f s", time.perf_counter() - self.started)
+
+    def grade(self, request: dict, timeout: float) -> list[dict]:
+        self._send_line(protocol.seal(self.key, {"kind": "grade", **request}))
+        message = self._receive(timeout)
+        if message.get("kind") != "results":
+            raise GradingError(f"The checker sent {message.get('kind')!r} instead of results.")
+        return message["checks"]
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        return "Its last words: " + " | ".join(lines[-5:]) if lines else ""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # the checker ends when its input does
+        try:
+            self.process.wait(timeout=CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def grade_submission(
+    notebook: str | os.PathLike,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    rubric: Rubric | str | os.PathLike | None = None,
+    mnist_path: str | os.PathLike | None = None,
+    samples_dir: str | os.PathLike | None = None,
+    checker: Checker | None = None,
+) -> GradingResults:
+    """Grade the notebook at ``notebook``; write the result files to ``out_dir`` if given.
+
+    ``rubric`` is a `Rubric` or the path of a rubric file (default: autograder/rubric.toml);
+    MNIST is read from ``mnist_path``, else ``$MNIST_PATH``, else the Keras cache; the scans
+    from ``samples_dir``, else the kit's sample_images/. With ``checker`` (a started
+    `Checker`, reused across submissions), its rubric, MNIST and scans are used instead.
+    Raises `LabError` only when the grader cannot grade; whatever the notebook does, it is
+    graded.
+    """
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise LabError(f"No submission at {notebook}: expected the path of a .ipynb file.")
+    if checker is None:  # the grader's own set-up is checked first, whatever the notebook
+        rubric = _as_rubric(rubric)
+        mnist_path, samples_dir = _local_mnist(mnist_path), _samples_dir(samples_dir)
+    started = time.perf_counter()
+    try:
+        read_notebook(notebook)
+    except LabError as error:  # the student's file: graded zero, with the reason
+        checks = all_failed(checker.rubric if checker else rubric, f"Not run: {error}")
+        results = GradingResults(checks, notebook.name, time.perf_counter() - started)
+    else:
+        if checker is None:
+            with Checker(rubric, mnist_path=mnist_path, samples_dir=samples_dir) as own:
+                results = _grade(notebook, own, started)
+        else:
+            results = _grade(notebook, checker, started)
+    logger.info("%s: %s", notebook.name, results.summary_line())
+    if out_dir is not None:
+        write_results(results, Path(out_dir))
+    return results
+
+
+def _as_rubric(rubric: Rubric | str | os.PathLike | None) -> Rubric:
+    return rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+
+
+def _grade(notebook: Path, checker: Checker, started: float) -> GradingResults:
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-grade-") as folder:
+        checks, cell_errors = _run_and_check(notebook, checker, Path(folder))
+    return GradingResults(checks, notebook.name, time.perf_counter() - started, cell_errors)
+
+
+def _run_and_check(
+    notebook: Path, checker: Checker, folder: Path
+) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...]]:
+    run_dir, export_dir = folder / "run", folder / "export"
+    run_dir.mkdir()
+    export_dir.mkdir()
+    _copy_siblings(notebook, run_dir)
+    limits = checker.rubric.limits
+    scans = [str(sample.path) for sample in read_manifest(checker.samples_dir)]
+    executed = execute_notebook(
+        notebook,
+        cell_timeout=limits.cell_timeout_s,
+        notebook_timeout=limits.notebook_timeout_s,
+        allow_errors=True,
+        extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
+        env={MNIST_ENV_VAR: str(checker.mnist_path), "MNIST_LAB_SAMPLES": str(checker.samples_dir)},
+        cwd=run_dir,
+        kernel_wrapper=[sys.executable, "-I", sandbox.__file__, "--"],
+        before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
+    )
+    cells = [cell_seconds(cell) or 0.0 for cell in executed.notebook.cells]
+    export_seconds = cells[-1] if executed.notebook.cells[-1].metadata.get("mnist_lab") else 0
+    logger.info(
+        "Notebook ran in %.1f s: its own cells %.1f s, the export %.1f s",
+        executed.seconds,
+        sum(cells) - export_seconds,
+        export_seconds,
+    )
+    cell_errors = _cell_errors(executed)
+    executed_path = folder / "executed.ipynb"
+    nbformat.write(executed.notebook, executed_path)
+    request = {
+        "notebook": str(executed_path),
+        "export_dir": str(export_dir),
+        "cell_errors": [vars(error) for error in cell_errors],
+    }
+    checker.wait_ready(limits.checker_timeout_s)  # in case no cell ran at all
+    checking = time.perf_counter()
+    answer = checker.grade(request, limits.checker_timeout_s)
+    logger.info("Checks took %.1f s", time.perf_counter() - checking)
+    return tuple(CheckResult(**check) for check in answer), cell_errors
+
+
+def _local_mnist(mnist_path: str | os.PathLike | None) -> Path:
+    path = locate_mnist(mnist_path)
+    if path is None or not path.is_file():
+        where = f"at {path}" if path is not None else f"(no --mnist, no ${MNIST_ENV_VAR})"
+        raise LabError(
+            f"The grader needs a local copy of mnist.npz and found none {where}. Pass "
+            f"--mnist PATH or set {MNIST_ENV_VAR}; grading never downloads."
+        )
+    return path.resolve()
+
+
+def _samples_dir(samples_dir: str | os.PathLike | None) -> Path:
+    samples_dir = Path(samples_dir) if samples_dir is not None else sample_images_dir()
+    try:
+        read_manifest(samples_dir)
+    except ManifestError as error:
+        raise LabError(str(error)) from error
+    return samples_dir
+
+
+def _random_rows() -> dict[str, list[int]]:
+    pick = secrets.SystemRandom().sample
+    return {split: sorted(pick(range(size), SAMPLE_ROWS)) for split, size in SPLIT_SIZES.items()}
+
+
+def _copy_siblings(notebook: Path, run_dir: Path) -> None:
+    budget = MAX_SIBLING_BYTES
+    for path in sorted(notebook.resolve().parent.iterdir()):
+        if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
+            size = path.stat().st_size
+            if size <= budget:
+                shutil.copy2(path, run_dir / path.name)
+                budget -= size
+
+
+def _cell_errors(executed: ExecutedNotebook) -> tuple[CellError, ...]:
+    cells = executed.notebook.cells
+    return tuple(
+        CellError(failure.cell_index + 1, failure.section, failure.kind, failure.message)
+        for failure in executed.errors
+        if failure.cell_index < len(cells)
+        and cells[failure.cell_index].metadata.get("mnist_lab") != "export"
+    )
+
+
+def write_results(results: GradingResults, out_dir: Path) -> None:
+    """Write the four result files; each is written in full, then moved into place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "results.json": json.dumps(results.to_gradescope_dict(), indent=2) + "\n",
+        "junit.xml": results.to_junit_xml() + "\n",
+        "feedback.md": render_markdown(results),
+        "feedback.html": render_html(results),
+    }
+    for name, text in contents.items():
+        staged = out_dir / f".{name}.{os.getpid()}.partial"
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, out_dir / name)
+    logger.info("Results written to %s", out_dir)

@@ -1,0 +1,206 @@
+"""The rubric: points, visibility, thresholds and time limits, read from one TOML file.
+
+`load_rubric` reads ``autograder/rubric.toml`` (or another file) into a frozen `Rubric` and
+checks every value, so that a typo stops the grader with a message naming the key instead
+of silently changing a student's score. Points live only in the rubric file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+
+from mnist_lab.errors import LabError
+from mnist_lab.paths import PROJECT_ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_RUBRIC = PROJECT_ROOT / "autograder" / "rubric.toml"
+VISIBILITIES = ("visible", "hidden")
+
+
+class RubricError(LabError):
+    """The rubric file is missing or holds a value the grader cannot use."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time limits, in seconds."""
+
+    cell_timeout_s: int
+    notebook_timeout_s: int
+    checker_timeout_s: int
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the checks require; see autograder/rubric.toml for each value's meaning."""
+
+    lab_accuracy: float
+    improved_accuracy: float
+    min_parameters: int
+    max_parameters: int
+    required_epochs: int
+    scanned_digits_fraction: float
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check's entry in the rubric."""
+
+    points: float
+    visibility: str = "visible"
+    extra_credit: bool = False
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """The whole rubric: `checks` maps each check's name to its points and visibility."""
+
+    limits: Limits
+    thresholds: Thresholds
+    checks: Mapping[str, CheckSpec]
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        """Plain data, as `rubric_from_dict` reads it (the checker process receives this)."""
+        return {
+            "limits": asdict(self.limits),
+            "thresholds": asdict(self.thresholds),
+            "checks": {name: asdict(spec) for name, spec in self.checks.items()},
+        }
+
+
+# Each threshold's kind: a fraction in [0, 1], or a whole number >= 1.
+FRACTIONS = ("lab_accuracy", "improved_accuracy", "scanned_digits_fraction")
+COUNTS = ("min_parameters", "max_parameters", "required_epochs")
+
+
+def load_rubric(path: str | os.PathLike | None = None) -> Rubric:
+    """Read and check the rubric at ``path`` (default: ``autograder/rubric.toml``).
+
+    Raises `RubricError` naming the file and the key when anything is missing or invalid.
+    """
+    path = Path(path) if path is not None else DEFAULT_RUBRIC
+    if not path.is_file():
+        raise RubricError(
+            f"No rubric at {path}. Pass --rubric PATH to a rubric file, or restore "
+            f"autograder/rubric.toml from the course kit."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise RubricError(f"{path} is not valid TOML: {error}. Fix the syntax there.") from error
+    return rubric_from_dict(data, source=str(path))
+
+
+def rubric_from_dict(
+    data: Mapping, *, source: str = "the rubric", check_names: Sequence[str] | None = None
+) -> Rubric:
+    """Build a `Rubric` from plain data, checking every value.
+
+    ``check_names`` are the checks the rubric must cover exactly (default: the catalogue's).
+    """
+    if check_names is None:
+        from mnist_lab.grading.checks import CHECK_NAMES as check_names
+    _only_keys(data, ("limits", "thresholds", "checks"), source, "")
+    limits = Limits(**_table(data, "limits", Limits, source, _positive_int))
+    thresholds = Thresholds(**_table(data, "thresholds", Thresholds, source, _threshold))
+    if thresholds.min_parameters > thresholds.max_parameters:
+        raise RubricError(
+            f"{source}: thresholds.min_parameters ({thresholds.min_parameters}) is larger than "
+            f"thresholds.max_parameters ({thresholds.max_parameters}); swap them."
+        )
+    checks = _checks(data.get("checks"), source, check_names)
+    return Rubric(limits, thresholds, MappingProxyType(checks), source)
+
+
+def _only_keys(table: Mapping, allowed: Sequence[str], source: str, where: str) -> None:
+    if not isinstance(table, Mapping):
+        raise RubricError(f"{source}: {where or 'the file'} must be a table.")
+    for key in table:
+        if key not in allowed:
+            raise RubricError(
+                f"{source}: unknown key '{where}{key}'; expected one of {', '.join(allowed)}. "
+                f"Check the spelling."
+            )
+
+
+def _table(data: Mapping, name: str, kind: type, source: str, check_value) -> dict:
+    table = data.get(name)
+    if table is None:
+        raise RubricError(f"{source}: the [{name}] table is missing.")
+    names = [field.name for field in fields(kind)]
+    _only_keys(table, names, source, f"{name}.")
+    values = {}
+    for key in names:
+        if key not in table:
+            raise RubricError(f"{source}: {name}.{key} is missing; add it to [{name}].")
+        values[key] = check_value(table[key], f"{source}: {name}.{key}", key)
+    return values
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive_int(value: object, where: str, _key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise RubricError(f"{where} is {value!r}; expected a whole number of seconds above 0.")
+    return value
+
+
+def _threshold(value: object, where: str, key: str) -> float | int:
+    if key in FRACTIONS:
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
+            raise RubricError(
+                f"{where} is {value!r}; expected a fraction between 0 and 1, e.g. 0.98."
+            )
+        return float(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise RubricError(f"{where} is {value!r}; expected a whole number of at least 1.")
+    return value
+
+
+def _checks(table: object, source: str, check_names: Sequence[str]) -> dict[str, CheckSpec]:
+    if not isinstance(table, Mapping):
+        raise RubricError(f"{source}: the [checks] tables are missing.")
+    for name in table:
+        if name not in check_names:
+            raise RubricError(
+                f"{source}: [checks.{name}] names no check; the checks are "
+                f"{', '.join(check_names)}."
+            )
+    specs = {}
+    for name in check_names:
+        if name not in table:
+            raise RubricError(
+                f"{source}: the check {name!r} has no [checks.{name}] table; add one with its "
+                f"points and visibility."
+            )
+        specs[name] = _check_spec(table[name], f"{source}: checks.{name}")
+    return specs
+
+
+def _check_spec(entry: object, where: str) -> CheckSpec:
+    _only_keys(entry, ("points", "visibility", "extra_credit"), where, "")
+    points = entry.get("points")
+    if not _is_number(points) or not math.isfinite(points) or points < 0:
+        raise RubricError(f"{where}.points is {points!r}; expected a number of points >= 0.")
+    visibility = entry.get("visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise RubricError(
+            f"{where}.visibility is {visibility!r}; expected one of {', '.join(VISIBILITIES)}."
+        )
+    extra_credit = entry.get("extra_credit", False)
+    if not isinstance(extra_credit, bool):
+        raise RubricError(f"{where}.extra_credit is {extra_credit!r}; expected true or false.")
+    return CheckSpec(float(points), visibility, extra_credit)

@@ -1,0 +1,87 @@
+"""The rubric: the default file loads, and every kind of mistake in it is named clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+
+
+def test_the_default_rubric_covers_the_catalogue_with_the_labs_figures():
+    rubric = load_rubric()
+    assert list(rubric.checks) == list(CHECK_NAMES)
+    assert rubric.thresholds.lab_accuracy == 0.98
+    assert rubric.thresholds.improved_accuracy == 0.993
+    assert rubric.thresholds.required_epochs == 5
+    assert rubric.thresholds.min_parameters <= 176_170 <= rubric.thresholds.max_parameters
+    regular = [spec.points for spec in rubric.checks.values() if not spec.extra_credit]
+    assert sum(regular) == 100
+    assert [n for n, spec in rubric.checks.items() if spec.extra_credit] == ["improved_accuracy"]
+    assert rubric.limits.cell_timeout_s < rubric.limits.notebook_timeout_s
+
+
+def test_the_rubric_round_trips_through_plain_data():
+    from mnist_lab.grading.rubric import rubric_from_dict
+
+    rubric = load_rubric()
+    again = rubric_from_dict(rubric.to_dict(), source=rubric.source)
+    assert again.to_dict() == rubric.to_dict()
+
+
+# (what to change in the default file, a phrase the error must hold)
+BROKEN = {
+    "unknown key": (
+        ("lab_accuracy = 0.98", "lab_accuracy = 0.98\nlab_acuracy = 0.9"),
+        "lab_acuracy",
+    ),
+    "negative points": (("points = 20", "points = -20"), "checks.test_accuracy.points is -20"),
+    "points as text": (("points = 20", 'points = "20"'), "expected a number of points"),
+    "threshold above 1": (("lab_accuracy = 0.98", "lab_accuracy = 98"), "between 0 and 1"),
+    "threshold below 0": (("lab_accuracy = 0.98", "lab_accuracy = -0.1"), "between 0 and 1"),
+    "fraction as a boolean": (
+        ("scanned_digits_fraction = 0.6", "scanned_digits_fraction = true"),
+        "scanned_digits_fraction is True",
+    ),
+    "zero epochs": (("required_epochs = 5", "required_epochs = 0"), "required_epochs is 0"),
+    "fractional epochs": (("required_epochs = 5", "required_epochs = 5.5"), "whole number"),
+    "parameter range reversed": (
+        ("min_parameters = 5_000", "min_parameters = 5_000_000"),
+        "min_parameters (5000000) is larger",
+    ),
+    "zero timeout": (("cell_timeout_s = 900", "cell_timeout_s = 0"), "cell_timeout_s is 0"),
+    "bad visibility": (('visibility = "hidden"', 'visibility = "secret"'), "'secret'"),
+    "extra credit as text": (("extra_credit = true", 'extra_credit = "yes"'), "true or false"),
+    "unknown check": (("[checks.lab_outputs]", "[checks.lab_output]"), "[checks.lab_output]"),
+    "missing table": (("[limits]", "[limit]"), "unknown key 'limit'"),
+    "missing threshold": (("required_epochs = 5", ""), "thresholds.required_epochs is missing"),
+    "not TOML": (("[limits]", "[limits"), "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_rubric_is_refused_with_the_key_named(tmp_path, case):
+    (old, new), phrase = BROKEN[case]
+    text = DEFAULT_RUBRIC.read_text()
+    assert old in text
+    broken = tmp_path / "rubric.toml"
+    broken.write_text(text.replace(old, new, 1))
+    with pytest.raises(RubricError) as error:
+        load_rubric(broken)
+    assert phrase in str(error.value)
+    assert str(broken) in str(error.value)
+
+
+def test_a_check_missing_from_the_rubric_is_named(tmp_path):
+    text = DEFAULT_RUBRIC.read_text()
+    start = text.index("[checks.compile_settings]")
+    end = text.index("[checks.training_history]")
+    broken = tmp_path / "rubric.toml"
+    broken.write_text(text[:start] + text[end:])
+    with pytest.raises(RubricError, match=r"'compile_settings' has no \[checks.compile_settings\]"):
+        load_rubric(broken)
+
+
+def test_a_missing_rubric_file_says_how_to_fix_it(tmp_path):
+    with pytest.raises(RubricError, match="Pass --rubric PATH"):
+        load_rubric(tmp_path / "nowhere.toml")

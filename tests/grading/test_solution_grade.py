@@ -1,0 +1,63 @@
+"""End to end: `mnist-lab grade` of the reference solution, which must score full marks.
+
+Slow (the real models train: about 4-5 minutes on 2 cores); the notebook is graded once
+per module and every test here reads that one grading. CI runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from mnist_lab.cli import main
+from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.paths import SOLUTION_NOTEBOOK
+from tests.grading.conftest import assert_gradescope_results
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graded_solution(tmp_path_factory):
+    out = tmp_path_factory.mktemp("solution") / "grade"
+    assert main(["grade", str(SOLUTION_NOTEBOOK), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(graded_solution):
+    return json.loads((graded_solution / "results.json").read_text())
+
+
+def test_the_solution_passes_every_check(results):
+    assert_gradescope_results(results)
+    failed = {t["name"]: t["output"] for t in results["tests"] if t["status"] != "passed"}
+    assert failed == {}
+    assert results["score"] == sum(test["max_score"] for test in results["tests"])
+    assert results["score"] == 110  # 100, and the bonus's 10 of extra credit
+
+
+def test_the_solution_has_no_failing_cells(results):
+    assert "did not run to the end" not in results["output"]
+
+
+def test_the_measured_accuracies_are_the_graders_own(results):
+    outputs = {test["name"]: test["output"] for test in results["tests"]}
+    lab = next(text for name, text in outputs.items() if name.startswith("The lab model reaches"))
+    accuracy = float(lab.split("test images: ")[1].split(";")[0])
+    assert 0.98 <= accuracy < 1.0
+
+
+def test_junit_has_no_failures(graded_solution):
+    suite = ET.parse(graded_solution / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0"
+    assert [case.get("name") for case in suite.iter("testcase")] == list(CHECK_NAMES)
+
+
+def test_the_feedback_congratulates_without_leaking_hidden_details(graded_solution):
+    feedback = (graded_solution / "feedback.md").read_text()
+    assert "Score: 100 / 100 (extra credit: 10 / 10)" in feedback
+    assert "not passed" not in feedback
+    assert "scans correctly" not in feedback  # the hidden check's message
