@@ -52,8 +52,13 @@ def notebook_as_script(notebook_path: Path) -> str:
 
 def timed(command: list[str], cwd: Path, env: dict) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(
+            f"{command[1]} failed (exit {finished.returncode}):\n{finished.stderr[-3000:]}"
+        )
+    return seconds
 
 
 def main() -> int:
