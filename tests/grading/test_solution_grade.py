@@ -58,6 +58,7 @@ def test_junit_has_no_failures(graded_solution):
 
 def test_the_feedback_congratulates_without_leaking_hidden_details(graded_solution):
     feedback = (graded_solution / "feedback.md").read_text()
-    assert "Score: 100 / 100 (extra credit: 10 / 10)" in feedback
+    # The score includes the extra credit earned, as Gradescope counts it.
+    assert "Score: 110 / 100 (extra credit: 10 / 10)" in feedback
     assert "not passed" not in feedback
     assert "scans correctly" not in feedback  # the hidden check's message
