@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from mnist_lab import __version__
+from mnist_lab.assignment.cli import add_assignment_commands
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import MnistDataError
 from mnist_lab.errors import LabError
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     add_grade_command(commands)
     add_scan_commands(commands)
+    add_assignment_commands(commands)
     return parser
 
 

@@ -1,0 +1,70 @@
+"""`mnist-lab nbgrader-course DIR`: an nbgrader course directory for the lab.
+
+It holds the solution as nbgrader's source (``source/mnist_cnn_lab/mnist_cnn_lab.ipynb``)
+and an ``nbgrader_config.py`` that applies the kit's pipelines (`pipeline.configure`).
+nbgrader makes everything else there: ``release/``, ``submitted/``, ``autograded/``,
+``feedback/``, the gradebook ``gradebook.db``, and the exchange (``exchange/`` unless given).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from mnist_lab.assignment import ASSIGNMENT_ID, DEFAULT_COURSE_ID
+from mnist_lab.grading.rubric import load_rubric
+from mnist_lab.paths import SOLUTION_NOTEBOOK
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "nbgrader_config.py"
+CONFIG = '''\
+"""nbgrader configuration for the MNIST CNN lab, written by `mnist-lab nbgrader-course`.
+
+Run nbgrader's commands in this folder; see "Grading with nbgrader" in the kit's README.
+`configure` sets the kit's nbgrader pipelines (mnist_lab/assignment/pipeline.py): the
+rubric's time limit for each cell, changed or deleted check cells put back with a note,
+TensorFlow's stderr lines ignored, bonus points as extra credit, hidden checks hidden in
+the feedback.
+"""
+
+from mnist_lab.assignment.pipeline import configure
+
+c = get_config()  # noqa: F821 (nbgrader defines get_config)
+c.CourseDirectory.course_id = {course_id!r}
+c.Exchange.root = {exchange!r}
+configure(c)
+'''
+
+
+def make_course(
+    directory: str | os.PathLike,
+    *,
+    course_id: str = DEFAULT_COURSE_ID,
+    exchange: str | os.PathLike | None = None,
+    solution: str | os.PathLike = SOLUTION_NOTEBOOK,
+) -> Path:
+    """Lay out the course directory ``directory``; returns its source notebook's path.
+
+    The source notebook is always refreshed from ``solution``; an existing
+    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings).
+    """
+    directory = Path(directory).resolve()
+    load_rubric()  # a bad rubric stops here, not in the middle of nbgrader
+    source = directory / "source" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(solution, source)
+    logger.info("Source notebook: %s", source)
+    config = directory / CONFIG_NAME
+    if config.exists():
+        logger.info("Kept the existing %s", config)
+    else:
+        exchange = Path(exchange).resolve() if exchange else directory / "exchange"
+        config.write_text(
+            CONFIG.format(course_id=course_id, exchange=str(exchange)),
+            encoding="utf-8",
+        )
+        logger.info("Wrote %s (exchange: %s)", config, exchange)
+    return source
