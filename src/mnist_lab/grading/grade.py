@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -188,6 +189,7 @@ def grade_submission(
     mnist_path: str | os.PathLike | None = None,
     samples_dir: str | os.PathLike | None = None,
     checker: Checker | None = None,
+    kernel_env: Mapping[str, str] | None = None,
 ) -> GradingResults:
     """Grade the notebook at ``notebook``; write the result files to ``out_dir`` if given.
 
@@ -195,6 +197,8 @@ def grade_submission(
     MNIST is read from ``mnist_path``, else ``$MNIST_PATH``, else the Keras cache; the scans
     from ``samples_dir``, else the kit's sample_images/. With ``checker`` (a started
     `Checker`, reused across submissions), its rubric, MNIST and scans are used instead.
+    ``kernel_env`` adds variables to the student's kernel's environment (a batch grader
+    sizes TensorFlow's thread pools with them); the grader's own variables win.
     Raises `LabError` only when the grader cannot grade; whatever the notebook does, it is
     graded.
     """
@@ -213,9 +217,9 @@ def grade_submission(
     else:
         if checker is None:
             with Checker(rubric, mnist_path=mnist_path, samples_dir=samples_dir) as own:
-                results = _grade(notebook, own, started)
+                results = _grade(notebook, own, started, kernel_env or {})
         else:
-            results = _grade(notebook, checker, started)
+            results = _grade(notebook, checker, started, kernel_env or {})
     logger.info("%s: %s", notebook.name, results.summary_line())
     if out_dir is not None:
         write_results(results, Path(out_dir))
@@ -226,14 +230,16 @@ def _as_rubric(rubric: Rubric | str | os.PathLike | None) -> Rubric:
     return rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
 
 
-def _grade(notebook: Path, checker: Checker, started: float) -> GradingResults:
+def _grade(
+    notebook: Path, checker: Checker, started: float, kernel_env: Mapping[str, str]
+) -> GradingResults:
     with tempfile.TemporaryDirectory(prefix="mnist-lab-grade-") as folder:
-        checks, cell_errors = _run_and_check(notebook, checker, Path(folder))
+        checks, cell_errors = _run_and_check(notebook, checker, Path(folder), kernel_env)
     return GradingResults(checks, notebook.name, time.perf_counter() - started, cell_errors)
 
 
 def _run_and_check(
-    notebook: Path, checker: Checker, folder: Path
+    notebook: Path, checker: Checker, folder: Path, kernel_env: Mapping[str, str]
 ) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...]]:
     run_dir, export_dir = folder / "run", folder / "export"
     run_dir.mkdir()
@@ -247,7 +253,11 @@ def _run_and_check(
         notebook_timeout=limits.notebook_timeout_s,
         allow_errors=True,
         extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
-        env={MNIST_ENV_VAR: str(checker.mnist_path), "MNIST_LAB_SAMPLES": str(checker.samples_dir)},
+        env={
+            **kernel_env,
+            MNIST_ENV_VAR: str(checker.mnist_path),
+            "MNIST_LAB_SAMPLES": str(checker.samples_dir),
+        },
         cwd=run_dir,
         kernel_wrapper=[sys.executable, "-I", sandbox.__file__, "--"],
         before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
