@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_lab.notebook.export import history_values
+
 ARRAY_SPLITS = {
     "x_train": "train",
     "y_train": "train",
@@ -44,7 +46,6 @@ STATUS_FILE = "export.json"
 # Tensor types converted with numpy.asarray; anything else must be a numpy.ndarray already
 # (converting arbitrary objects would run their code, or never end for self-similar ones).
 TENSOR_MODULES = ("tensorflow", "keras", "jax", "torch")
-MAX_HISTORY_VALUES = 100_000
 MAX_SCAN_VALUES = 100_000
 
 EXPORT_CELL = """\
@@ -76,7 +77,8 @@ def export_for_grading(
     for name in MODEL_NAMES:
         _try(name, namespace, status, lambda v, n=name: _save_model(v, out / f"{n}.keras"))
     for name in HISTORY_NAMES:
-        _try(name, namespace, status, lambda v, n=name: _save_json(_history(v), out / f"{n}.json"))
+        save = lambda v, n=name: _save_json(history_values(v), out / f"{n}.json")  # noqa: E731
+        _try(name, namespace, status, save)
     for name in TABLE_NAMES:
         _try(name, namespace, status, lambda v, n=name: _save_json(_table(v), out / f"{n}.json"))
     save_status()
@@ -131,26 +133,6 @@ def _save_model(value, path: Path) -> None:
         kind = type(value)
         raise TypeError(f"it is a {kind.__module__}.{kind.__qualname__}, not a Keras model")
     value.save(path)
-
-
-def _history(value) -> dict[str, list[float]]:
-    history = value if type(value) is dict else getattr(value, "history", None)
-    if type(history) is not dict:
-        raise TypeError(
-            f"it is a {type(value).__qualname__}; expected what model.fit(...) returns "
-            "(a History, whose .history is a dict)"
-        )
-    result, count = {}, 0
-    for key, values in history.items():
-        if type(values) not in (list, tuple):
-            raise TypeError(f"history[{key!r}] is a {type(values).__qualname__}, not a list")
-        count += len(values)
-        if count > MAX_HISTORY_VALUES:
-            raise ValueError("the history holds too many values")
-        if not all(type(v) in (int, float) or issubclass(type(v), np.number) for v in values):
-            raise TypeError(f"history[{key!r}] holds values that are not numbers")
-        result[str(key)] = [float(value) for value in values]
-    return result
 
 
 def _table(value) -> dict:

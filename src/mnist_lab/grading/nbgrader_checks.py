@@ -167,7 +167,7 @@ def _convert(name: str, value: object) -> object:
             raise TypeError(f"it is a {type(value).__qualname__}, not a Keras model")
         return SavedModel(name, value, value.get_compile_config() or {})
     if name in export.HISTORY_NAMES:
-        return export._history(value)
+        return export.history_values(value)
     if name in export.TABLE_NAMES:
         table = export._table(value)
         return Table(rows=table["rows"], values=table["values"])

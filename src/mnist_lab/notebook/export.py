@@ -22,6 +22,7 @@ import numpy as np
 
 MODEL_NAMES = ("model", "improved_model")
 HISTORY_NAMES = ("history", "improved_history")
+MAX_HISTORY_VALUES = 100_000  # far more than any real training run records
 SCAN_FUNCTION = "preprocess_scan"
 
 EXPORT_CELL = """\
@@ -36,11 +37,29 @@ def export_cell(out_dir: Path) -> str:
     return EXPORT_CELL.format(out_dir=str(out_dir))
 
 
-def _history_dict(value) -> dict[str, list[float]]:
-    history = getattr(value, "history", value)
-    if not isinstance(history, dict):
-        raise TypeError(f"expected a keras History or a dict, got {type(value).__name__}")
-    return {str(k): [float(x) for x in v] for k, v in history.items()}
+def history_values(value) -> dict[str, list[float]]:
+    """``history.history`` (or a dict like it) as plain lists of floats; raises on anything else.
+
+    Strict on purpose: it runs on student objects, so only exact dicts, lists and numbers pass,
+    and the number of values is capped.
+    """
+    history = value if type(value) is dict else getattr(value, "history", None)
+    if type(history) is not dict:
+        raise TypeError(
+            f"it is a {type(value).__qualname__}; expected what model.fit(...) returns "
+            "(a History, whose .history is a dict)"
+        )
+    result, count = {}, 0
+    for key, values in history.items():
+        if type(values) not in (list, tuple):
+            raise TypeError(f"history[{key!r}] is a {type(values).__qualname__}, not a list")
+        count += len(values)
+        if count > MAX_HISTORY_VALUES:
+            raise ValueError("the history holds too many values")
+        if not all(type(v) in (int, float) or issubclass(type(v), np.number) for v in values):
+            raise TypeError(f"history[{key!r}] holds values that are not numbers")
+        result[str(key)] = [float(value) for value in values]
+    return result
 
 
 def export_from_kernel(namespace: dict, out_dir: str) -> None:
@@ -65,7 +84,7 @@ def export_from_kernel(namespace: dict, out_dir: str) -> None:
             status["missing"][name] = "not defined"
             continue
         try:
-            histories[name] = _history_dict(namespace[name])
+            histories[name] = history_values(namespace[name])
             status["found"][name] = "history.json"
         except Exception as error:
             status["missing"][name] = f"{type(error).__name__}: {error}"
