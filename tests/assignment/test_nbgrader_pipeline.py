@@ -148,6 +148,18 @@ def test_the_course_directory_holds_the_solution_and_a_config(tmp_path):
     assert (tmp_path / "course" / CONFIG_NAME).read_text() == "# the instructor's own\n"
 
 
+@pytest.mark.parametrize("exchange", [None, "shared-exchange"])
+def test_the_course_command_tells_students_where_the_exchange_is(tmp_path, capsys, exchange):
+    from mnist_lab.cli import main
+
+    arguments = ["-q", "nbgrader-course", str(tmp_path / "course")]
+    arguments += ["--exchange", str(tmp_path / exchange)] if exchange else []
+    assert main(arguments) == 0
+    where = tmp_path / (exchange or "course/exchange")
+    assert f"--Exchange.root={where}" in capsys.readouterr().out
+    assert f"c.Exchange.root = {str(where)!r}" in (tmp_path / "course" / CONFIG_NAME).read_text()
+
+
 def test_nbgrader_generate_assignment_releases_the_committed_template(tmp_path):
     course = Course.create(tmp_path)
     assert course.released() == nbformat.read(TEMPLATE_NOTEBOOK, 4)

@@ -34,9 +34,20 @@ def _nbgrader_course(args: argparse.Namespace) -> int:
     from mnist_lab.assignment.course import make_course
 
     source = make_course(args.directory, course_id=args.course_id, exchange=args.exchange)
+    exchange = (args.exchange or args.directory / "exchange").resolve()
     print(f"Course directory: {args.directory} (source: {source})")
     print(f"Next, in that folder: nbgrader generate_assignment {ASSIGNMENT_ID}")
+    print(
+        f"Students fetch and submit through the exchange {exchange}: unless it is nbgrader's "
+        f"default ({DEFAULT_EXCHANGE}), each student adds --Exchange.root={exchange} to "
+        "fetch_assignment, submit and fetch_feedback (or sets c.Exchange.root in "
+        "~/.jupyter/nbgrader_config.py); it must be writable by every student."
+    )
     return 0
+
+
+# Where students' nbgrader looks for the exchange when nothing configures it.
+DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
 
 
 def add_assignment_commands(subparsers) -> None:
@@ -90,7 +101,7 @@ def add_assignment_commands(subparsers) -> None:
         "--exchange",
         type=Path,
         metavar="DIR",
-        help="nbgrader's exchange folder (default: DIR/exchange; on JupyterHub, usually "
-        "/srv/nbgrader/exchange)",
+        help="nbgrader's exchange folder (default: DIR/exchange; on a shared JupyterHub, "
+        f"usually {DEFAULT_EXCHANGE}, where students' nbgrader looks by default)",
     )
     course.set_defaults(handler=_nbgrader_course)
