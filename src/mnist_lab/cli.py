@@ -17,7 +17,7 @@ from mnist_lab.assignment.cli import add_assignment_commands
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import MnistDataError
 from mnist_lab.errors import LabError
-from mnist_lab.grading.cli import add_grade_command
+from mnist_lab.grading.cli import add_grade_batch_command, add_grade_command
 from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
 from mnist_lab.scans.cli import add_scan_commands
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
     add_grade_command(commands)
+    add_grade_batch_command(commands)
     add_scan_commands(commands)
     add_assignment_commands(commands)
     return parser
