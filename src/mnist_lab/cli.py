@@ -16,6 +16,7 @@ from mnist_lab import __version__
 from mnist_lab.assignment.cli import add_assignment_commands
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import MnistDataError
+from mnist_lab.deploy.cli import add_deploy_commands
 from mnist_lab.errors import LabError
 from mnist_lab.grading.cli import add_grade_batch_command, add_grade_command
 from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_grade_batch_command(commands)
     add_scan_commands(commands)
     add_assignment_commands(commands)
+    add_deploy_commands(commands)
     return parser
 
 

@@ -1,0 +1,110 @@
+"""``mnist-lab gradescope-zip`` and ``mnist-lab github-workflow``: thin commands over the library.
+
+Exit status: 0 when the file was written; 2 for bad input (no local MNIST, invalid scans or
+rubric, an empty --kit), with a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnist_lab.deploy.github import DEFAULT_WORKFLOW, KIT_EXAMPLE
+from mnist_lab.deploy.gradescope import DEFAULT_ZIP
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC
+
+
+def _size(count: int) -> str:
+    """Bytes as people read them: 812 B, 4.1 kB, 11.5 MB."""
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
+def _gradescope_zip(args: argparse.Namespace) -> int:
+    from mnist_lab.deploy.gradescope import build_gradescope_zip
+
+    members = build_gradescope_zip(out=args.out, rubric=args.rubric, samples_dir=args.samples)
+    entries: dict[str, list[int]] = {}
+    for member in members:
+        top, _, rest = member.name.partition("/")
+        entries.setdefault(f"{top}/" if rest else top, []).append(member.size)
+    width = max(len(name) for name in entries)
+    print(f"Wrote {args.out} ({_size(args.out.stat().st_size)}), holding:")
+    for name, sizes in entries.items():
+        count = f"  ({len(sizes)} files)" if name.endswith("/") else ""
+        print(f"  {name:<{width}}  {_size(sum(sizes)):>9}{count}")
+    print(
+        "Upload it on Gradescope: the assignment's Configure Autograder page, "
+        "Zip file upload; set the assignment's total to the rubric's maximum score."
+    )
+    return 0
+
+
+def _github_workflow(args: argparse.Namespace) -> int:
+    from mnist_lab.deploy.github import write_github_workflow
+
+    out = write_github_workflow(kit=args.kit, out=args.out)
+    print(f"Wrote {out}. Copy it to .github/workflows/ in each student's repository.")
+    return 0
+
+
+def add_deploy_commands(subparsers) -> None:
+    """Add ``gradescope-zip`` and ``github-workflow`` to the ``mnist-lab`` subcommands."""
+    gradescope = subparsers.add_parser(
+        "gradescope-zip",
+        help="build the Gradescope autograder zip",
+        description=(
+            "Build the zip Gradescope's autograder is configured with: setup.sh and "
+            "run_autograder, the kit as a wheel, the rubric, the scans and the local "
+            "mnist.npz (found as `mnist-lab grade` finds it: --mnist, $MNIST_PATH, the "
+            "Keras cache). Gradescope's grading then needs no download."
+        ),
+    )
+    gradescope.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_ZIP,
+        metavar="PATH",
+        help=f"where to write the zip (default: {DEFAULT_ZIP})",
+    )
+    gradescope.add_argument(
+        "--rubric",
+        type=Path,
+        default=DEFAULT_RUBRIC,
+        metavar="PATH",
+        help="the rubric to grade with (default: autograder/rubric.toml)",
+    )
+    gradescope.add_argument(
+        "--samples",
+        type=Path,
+        metavar="DIR",
+        help="the scanned digits, with labels.csv (default: $MNIST_LAB_SAMPLES, else "
+        "sample_images/)",
+    )
+    gradescope.set_defaults(handler=_gradescope_zip)
+
+    github = subparsers.add_parser(
+        "github-workflow",
+        help="write the GitHub Actions workflow that grades a student's repository",
+        description=(
+            "Write a GitHub Actions workflow to copy into students' repositories: on every "
+            "push it installs the kit, grades the lab notebook with `mnist-lab grade`, shows "
+            "the score in the run's summary and keeps the results as an artifact."
+        ),
+    )
+    github.add_argument(
+        "--kit",
+        required=True,
+        metavar="REQUIREMENT",
+        help=f"the kit's repository as pip names it, with a tag (e.g. {KIT_EXAMPLE})",
+    )
+    github.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_WORKFLOW,
+        metavar="PATH",
+        help=f"where to write the workflow (default: {DEFAULT_WORKFLOW})",
+    )
+    github.set_defaults(handler=_github_workflow)
