@@ -11,6 +11,7 @@ import contextlib
 import csv
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from mnist_lab.grading.batch import (
 from mnist_lab.grading.checks import CHECK_NAMES
 from mnist_lab.grading.rubric import CheckSpec
 from tests.fixtures import submissions
+from tests.grading.conftest import TINY_THRESHOLDS
 
 BROKEN = "{ this is not json"
 KILL_AFTER_S = 420
@@ -259,6 +261,12 @@ def test_nothing_to_grade_exits_2_naming_the_layouts(tmp_path, capsys):
     assert "Accepted layouts: " in capsys.readouterr().err
 
 
+def test_workers_below_1_exit_2(broken_class, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["grade-batch", str(broken_class), "--out", str(out), "--workers", "0"]) == 2
+    assert "--workers is 0; expected at least 1" in capsys.readouterr().err
+
+
 def test_a_bad_rubric_exits_2_before_grading(broken_class, tmp_path, capsys):
     rubric = tmp_path / "rubric.toml"
     rubric.write_text("[limits]\ncell_timeout_s = -1\n")
@@ -341,12 +349,12 @@ def _batch_command(folder: Path, out: Path, rubric: Path) -> list[str]:
 
 @pytest.fixture
 def tiny_rubric_file(tmp_path, tiny_rubric):
-    """The tests' rubric as a file, for the command line."""
-    path = tmp_path / "rubric.toml"
+    """`tiny_rubric` as a file, for the command line."""
     text = Path(tiny_rubric.source).read_text()
-    for key, value in (("lab_accuracy", 0.90), ("improved_accuracy", 0.85)):
-        assert getattr(tiny_rubric.thresholds, key) == value
-        text = text.replace(f"{key} = ", f"{key} = {value}  # was ", 1)
+    for key, value in TINY_THRESHOLDS.items():
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+        assert count == 1, key
+    path = tmp_path / "rubric.toml"
     path.write_text(text)
     return path
 

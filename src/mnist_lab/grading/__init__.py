@@ -10,7 +10,8 @@ Modules, in the order a submission meets them:
 - `artefacts`, `sources`, `models`: what the checks read (exports, code, Keras models);
 - `checks`: the catalogue of checks; `runner`: runs them and applies the rubric's points;
 - `results`, `feedback`: the results (Gradescope JSON, JUnit XML) and the student feedback;
-- `protocol`: the signed messages between the grader and the checker; `cli`: ``mnist-lab grade``.
+- `protocol`: the signed messages between the grader and the checker; `cli`: ``mnist-lab grade``;
+- `batch`: `grade_batch` (``mnist-lab grade-batch``), a class's notebooks, several at a time.
 
 Imports here are lazy: the kernel-side `export` and the `sandbox` must start fast.
 """
