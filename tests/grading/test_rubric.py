@@ -50,6 +50,14 @@ BROKEN = {
         "min_parameters (5000000) is larger",
     ),
     "zero timeout": (("cell_timeout_s = 900", "cell_timeout_s = 0"), "cell_timeout_s is 0"),
+    "memory limit too small": (
+        ("memory_limit_mb = 6144", "memory_limit_mb = 100"),
+        "limits.memory_limit_mb is 100; expected a whole number of megabytes of at least 512",
+    ),
+    "memory limit as text": (
+        ("memory_limit_mb = 6144", 'memory_limit_mb = "6 GB"'),
+        "expected a whole number of megabytes",
+    ),
     "bad visibility": (('visibility = "hidden"', 'visibility = "secret"'), "'secret'"),
     "extra credit as text": (("extra_credit = true", 'extra_credit = "yes"'), "true or false"),
     "unknown check": (("[checks.lab_outputs]", "[checks.lab_output]"), "[checks.lab_output]"),
@@ -70,6 +78,14 @@ def test_a_broken_rubric_is_refused_with_the_key_named(tmp_path, case):
         load_rubric(broken)
     assert phrase in str(error.value)
     assert str(broken) in str(error.value)
+
+
+def test_a_rubric_without_a_memory_limit_gets_the_default(tmp_path):
+    from mnist_lab.grading.rubric import DEFAULT_MEMORY_LIMIT_MB
+
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("memory_limit_mb = 6144", ""))
+    assert load_rubric(rubric).limits.memory_limit_mb == DEFAULT_MEMORY_LIMIT_MB == 6144
 
 
 def test_a_check_missing_from_the_rubric_is_named(tmp_path):

@@ -45,3 +45,28 @@ def test_progress_names_the_epochs_and_tensorflow_noise_stays_out(tmp_path, capl
         if output.get("name") == "stderr"
     ]
     assert not any("oneDNN" in text or "cpu_feature_guard" in text for text in stderr)
+
+
+def test_a_cell_that_ignores_its_interrupt_skips_every_later_cell(tmp_path):
+    """Catching KeyboardInterrupt keeps the kernel busy: nothing else could run anyway."""
+    import nbformat
+
+    stubborn = (
+        "import contextlib\nimport time\n\nwhile True:\n"
+        "    with contextlib.suppress(KeyboardInterrupt):\n        time.sleep(0.1)"
+    )
+    path = tmp_path / "stubborn.ipynb"
+    cells = [nbformat.v4.new_code_cell(stubborn), nbformat.v4.new_code_cell("print('later')")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    executed = execute_notebook(path, cell_timeout=2, allow_errors=True, extra_code="print(1)")
+    assert [(error.cell_index, error.kind) for error in executed.errors] == [
+        (0, "timeout"),
+        (1, "skipped"),
+        (2, "skipped"),
+    ]
+    assert "did not stop when interrupted" in executed.errors[0].message
+    assert executed.errors[1].message.endswith(
+        "still running cell 1, which did not stop at its time limit"
+    )
+    assert executed.notebook.cells[1].outputs == []
+    assert executed.seconds < 30  # the time limit and a short wait, not one per cell

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 MAX_CONFIG_BYTES = 10_000_000
 NOT_DONE = "NotImplementedError"  # what the template's unfinished cells raise
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")  # a cell that cannot run
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,14 @@ class _Explainer:
             )
             return Missing(name, f"could not be collected: {why}")
         if not cells:
+            unparsed = self._unparsed_cells_naming(name)
+            if unparsed:
+                return Missing(
+                    name,
+                    f"is not defined: the cell that names it could not run, "
+                    f"{unparsed[0].describe()} (a cell with a syntax error runs none of its "
+                    "code). Fix the syntax of that cell",
+                )
             unfinished = [e for e in self.errors.values() if e.message.startswith(NOT_DONE)]
             if unfinished:
                 return Missing(
@@ -320,3 +330,14 @@ class _Explainer:
         return Missing(
             name, "is not defined at the end of the notebook (was it deleted or renamed?)"
         )
+
+    def _unparsed_cells_naming(self, name: str) -> list[CellError]:
+        """The cells that failed with a syntax error and whose text names ``name``."""
+        word = re.compile(rf"\b{re.escape(name)}\b")
+        return [
+            error
+            for error in self.errors.values()
+            if error.message.startswith(SYNTAX_ERRORS)
+            and error.cell_number <= len(self.notebook.cells)
+            and word.search(self.notebook.cells[error.cell_number - 1].source)
+        ]

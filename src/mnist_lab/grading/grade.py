@@ -6,9 +6,9 @@ The steps, in this order for a reason:
    raises before anything runs);
 2. start the checker process (`checker`) and let it load everything it will use;
 3. run the notebook in its own kernel, in a private temporary folder, behind `sandbox`
-   (which ends any process the notebook leaves behind); its first cell waits for the
-   checker to be ready, so no student code runs before the grader's code and data are in
-   memory;
+   (which holds it to the rubric's memory limit, ends any process the notebook leaves
+   behind, and reports why the kernel ended); its first cell waits for the checker to be
+   ready, so no student code runs before the grader's code and data are in memory;
 4. export the lab's artefacts from the kernel (`export`), with rows picked at random now;
 5. ask the checker for the results, signed with this run's key (`protocol`);
 6. write results.json (Gradescope), junit.xml, feedback.md and feedback.html, each file
@@ -48,6 +48,7 @@ from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.grading.runner import all_failed
 from mnist_lab.notebook.execute import ExecutedNotebook, execute_notebook, read_notebook
 from mnist_lab.notebook.inspect import cell_seconds
+from mnist_lab.notebook.output_limits import MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT, MB
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.scans import ManifestError, read_manifest
 
@@ -210,16 +211,16 @@ def grade_submission(
         mnist_path, samples_dir = _local_mnist(mnist_path), _samples_dir(samples_dir)
     started = time.perf_counter()
     try:
-        read_notebook(notebook)
+        notes = _format_notes(read_notebook(notebook))
     except LabError as error:  # the student's file: graded zero, with the reason
         checks = all_failed(checker.rubric if checker else rubric, f"Not run: {error}")
         results = GradingResults(checks, notebook.name, time.perf_counter() - started)
     else:
         if checker is None:
             with Checker(rubric, mnist_path=mnist_path, samples_dir=samples_dir) as own:
-                results = _grade(notebook, own, started, kernel_env or {})
+                results = _grade(notebook, own, started, kernel_env or {}, notes)
         else:
-            results = _grade(notebook, checker, started, kernel_env or {})
+            results = _grade(notebook, checker, started, kernel_env or {}, notes)
     logger.info("%s: %s", notebook.name, results.summary_line())
     if out_dir is not None:
         write_results(results, Path(out_dir))
@@ -230,22 +231,40 @@ def _as_rubric(rubric: Rubric | str | os.PathLike | None) -> Rubric:
     return rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
 
 
+def _format_notes(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
+    """A note for a notebook that nbformat converted from an older format to read it."""
+    version = notebook.metadata.get("orig_nbformat")
+    if version is None or version >= nbformat.current_nbformat:
+        return ()
+    return (
+        f"Your notebook is in an old format (nbformat {version}); it was converted to the "
+        f"current one ({nbformat.current_nbformat}) to be graded. Open and save it in a "
+        "current Jupyter before you hand it in.",
+    )
+
+
 def _grade(
-    notebook: Path, checker: Checker, started: float, kernel_env: Mapping[str, str]
+    notebook: Path,
+    checker: Checker,
+    started: float,
+    kernel_env: Mapping[str, str],
+    notes: tuple[str, ...],
 ) -> GradingResults:
     with tempfile.TemporaryDirectory(prefix="mnist-lab-grade-") as folder:
-        checks, cell_errors = _run_and_check(notebook, checker, Path(folder), kernel_env)
-    return GradingResults(checks, notebook.name, time.perf_counter() - started, cell_errors)
+        checks, cell_errors, run_notes = _run_and_check(notebook, checker, Path(folder), kernel_env)
+    seconds = time.perf_counter() - started
+    return GradingResults(checks, notebook.name, seconds, cell_errors, notes + run_notes)
 
 
 def _run_and_check(
     notebook: Path, checker: Checker, folder: Path, kernel_env: Mapping[str, str]
-) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...]]:
+) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...], tuple[str, ...]]:
     run_dir, export_dir = folder / "run", folder / "export"
     run_dir.mkdir()
     export_dir.mkdir()
     _copy_siblings(notebook, run_dir)
     limits = checker.rubric.limits
+    kernel_end = folder / "kernel-end.json"  # the sandbox says here why the kernel ended
     scans = [str(sample.path) for sample in read_manifest(checker.samples_dir)]
     executed = execute_notebook(
         notebook,
@@ -259,18 +278,20 @@ def _run_and_check(
             "MNIST_LAB_SAMPLES": str(checker.samples_dir),
         },
         cwd=run_dir,
-        kernel_wrapper=[sys.executable, "-I", sandbox.__file__, "--"],
+        kernel_wrapper=sandbox.wrapper_command(
+            memory_limit_mb=limits.memory_limit_mb, report=kernel_end
+        ),
         before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
     )
     cells = [cell_seconds(cell) or 0.0 for cell in executed.notebook.cells]
-    export_seconds = cells[-1] if executed.notebook.cells[-1].metadata.get("mnist_lab") else 0
+    export_seconds = cells[-1] if _is_export(executed.notebook.cells[-1]) else 0
     logger.info(
         "Notebook ran in %.1f s: its own cells %.1f s, the export %.1f s",
         executed.seconds,
         sum(cells) - export_seconds,
         export_seconds,
     )
-    cell_errors = _cell_errors(executed)
+    cell_errors = _cell_errors(executed, sandbox.explain_end(sandbox.read_report(kernel_end)))
     executed_path = folder / "executed.ipynb"
     nbformat.write(executed.notebook, executed_path)
     request = {
@@ -282,7 +303,8 @@ def _run_and_check(
     checking = time.perf_counter()
     answer = checker.grade(request, limits.checker_timeout_s)
     logger.info("Checks took %.1f s", time.perf_counter() - checking)
-    return tuple(CheckResult(**check) for check in answer), cell_errors
+    checks = tuple(CheckResult(**check) for check in answer)
+    return checks, cell_errors, _truncation_notes(executed)
 
 
 def _local_mnist(mnist_path: str | os.PathLike | None) -> Path:
@@ -320,18 +342,47 @@ def _copy_siblings(notebook: Path, run_dir: Path) -> None:
                 budget -= size
 
 
-def _cell_errors(executed: ExecutedNotebook) -> tuple[CellError, ...]:
+def _cell_errors(executed: ExecutedNotebook, kernel_end: str | None) -> tuple[CellError, ...]:
+    """The cells that failed, the grader's export cell left out.
+
+    ``kernel_end`` (the sandbox's explanation) replaces the generic message of a dead kernel.
+    """
     cells = executed.notebook.cells
     return tuple(
-        CellError(failure.cell_index + 1, failure.section, failure.kind, failure.message)
+        CellError(
+            failure.cell_index + 1,
+            failure.section,
+            failure.kind,
+            kernel_end if failure.kind == "dead kernel" and kernel_end else failure.message,
+        )
         for failure in executed.errors
-        if failure.cell_index < len(cells)
-        and cells[failure.cell_index].metadata.get("mnist_lab") != "export"
+        if failure.cell_index < len(cells) and not _is_export(cells[failure.cell_index])
+    )
+
+
+def _is_export(cell: nbformat.NotebookNode) -> bool:
+    return cell.metadata.get("mnist_lab") == "export"
+
+
+def _truncation_notes(executed: ExecutedNotebook) -> tuple[str, ...]:
+    cells = executed.notebook.cells
+    numbers = [index + 1 for index in executed.truncated if not _is_export(cells[index])]
+    if not numbers:
+        return ()
+    listed = ", ".join(str(number) for number in numbers)
+    return (
+        f"Cell(s) {listed} printed more output than the grader keeps ({MAX_CELL_OUTPUT // MB} "
+        f"MB per cell, {MAX_NOTEBOOK_OUTPUT // MB} MB per notebook): the rest was dropped "
+        "and the cell went on running. Print less, e.g. a summary or every 100th line.",
     )
 
 
 def write_results(results: GradingResults, out_dir: Path) -> None:
-    """Write the four result files; each is written in full, then moved into place."""
+    """Write the four result files; each is written in full, then moved into place.
+
+    Each is staged in a new file of its own (no name a notebook could prepare for), and a
+    folder left where a result file belongs is removed first.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     contents = {
         "results.json": json.dumps(results.to_gradescope_dict(), indent=2) + "\n",
@@ -340,7 +391,12 @@ def write_results(results: GradingResults, out_dir: Path) -> None:
         "feedback.html": render_html(results),
     }
     for name, text in contents.items():
-        staged = out_dir / f".{name}.{os.getpid()}.partial"
-        staged.write_text(text, encoding="utf-8")
-        os.replace(staged, out_dir / name)
+        target = out_dir / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        descriptor, staged = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(staged, 0o644)
+        os.replace(staged, target)
     logger.info("Results written to %s", out_dir)

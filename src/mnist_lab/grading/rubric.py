@@ -1,4 +1,4 @@
-"""The rubric: points, visibility, thresholds and time limits, read from one TOML file.
+"""The rubric: points, visibility, thresholds, time and memory limits, from one TOML file.
 
 `load_rubric` reads ``autograder/rubric.toml`` (or another file) into a frozen `Rubric` and
 checks every value, so that a typo stops the grader with a message naming the key instead
@@ -11,7 +11,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 
@@ -31,13 +31,22 @@ class RubricError(LabError):
     """The rubric file is missing or holds a value the grader cannot use."""
 
 
+# The memory limit when a rubric sets none. The tiny test lab's kernel, which holds MNIST as
+# uint8 and as float64 like the solution, peaks at 1.3 GB; the reference solution, which
+# also trains on all 60,000 images and trains a second model, is estimated at 2-3 GB.
+DEFAULT_MEMORY_LIMIT_MB = 6144
+# Below this a kernel cannot even start TensorFlow.
+MIN_MEMORY_LIMIT_MB = 512
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Time limits, in seconds."""
+    """Time limits, in seconds, and the memory limit of the student's kernel, in MB."""
 
     cell_timeout_s: int
     notebook_timeout_s: int
     checker_timeout_s: int
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ def rubric_from_dict(
     if check_names is None:
         from mnist_lab.grading.checks import CHECK_NAMES as check_names
     _only_keys(data, ("limits", "thresholds", "checks"), source, "")
-    limits = Limits(**_table(data, "limits", Limits, source, _positive_int))
+    limits = Limits(**_table(data, "limits", Limits, source, _limit))
     thresholds = Thresholds(**_table(data, "thresholds", Thresholds, source, _threshold))
     if thresholds.min_parameters > thresholds.max_parameters:
         raise RubricError(
@@ -141,10 +150,13 @@ def _table(data: Mapping, name: str, kind: type, source: str, check_value) -> di
     names = [field.name for field in fields(kind)]
     _only_keys(table, names, source, f"{name}.")
     values = {}
-    for key in names:
-        if key not in table:
-            raise RubricError(f"{source}: {name}.{key} is missing; add it to [{name}].")
-        values[key] = check_value(table[key], f"{source}: {name}.{key}", key)
+    for field in fields(kind):
+        if field.name in table:
+            values[field.name] = check_value(
+                table[field.name], f"{source}: {name}.{field.name}", field.name
+            )
+        elif field.default is MISSING:
+            raise RubricError(f"{source}: {name}.{field.name} is missing; add it to [{name}].")
     return values
 
 
@@ -152,10 +164,22 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _positive_int(value: object, where: str, _key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+def _limit(value: object, where: str, key: str) -> int:
+    if key == "memory_limit_mb":
+        if not _is_whole(value) or value < MIN_MEMORY_LIMIT_MB:
+            raise RubricError(
+                f"{where} is {value!r}; expected a whole number of megabytes of at least "
+                f"{MIN_MEMORY_LIMIT_MB} (the default, {DEFAULT_MEMORY_LIMIT_MB}, fits the "
+                "reference solution twice over)."
+            )
+        return value
+    if not _is_whole(value) or value <= 0:
         raise RubricError(f"{where} is {value!r}; expected a whole number of seconds above 0.")
     return value
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _threshold(value: object, where: str, key: str) -> float | int:

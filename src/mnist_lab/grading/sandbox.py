@@ -1,10 +1,22 @@
-"""Start the student's kernel and, when it ends, end every process it left behind.
+"""Start the student's kernel, hold it to a memory limit, and end everything it leaves behind.
 
-Usage: ``python -I sandbox.py -- KERNEL COMMAND ...`` (the grader puts this in front of the
-kernel command). On Linux this process becomes a "child subreaper": a process the student's
-code starts and detaches (a double fork, a new session) is re-parented here instead of to
-init, so that once the kernel exits it is found and killed. Without that, a detached
-process could outlive the grading and rewrite results.json after the grader wrote it.
+Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] -- KERNEL COMMAND ...``
+(the grader puts this in front of the kernel command; `wrapper_command` builds it).
+
+- **Clean-up.** On Linux this process becomes a "child subreaper": a process the student's
+  code starts and detaches (a double fork, a new session) is re-parented here instead of to
+  init, so that once the kernel exits it is found and killed. Without that, a detached
+  process could outlive the grading and rewrite results.json after the grader wrote it.
+- **Memory.** With ``--memory-limit-mb``, the resident memory (RSS) of the kernel and of
+  every process below it is summed a few times a second from ``/proc``; over the limit,
+  the whole tree is killed. An address-space limit (RLIMIT_AS) would break TensorFlow,
+  which reserves far more virtual memory than it uses, so the only rlimit is a backstop:
+  RLIMIT_DATA at `DATA_LIMIT_FACTOR` times the limit, which turns an allocation too fast
+  for the watch into a MemoryError.
+- **Why the kernel ended.** With ``--report``, a small JSON file says how the kernel ended
+  (over the memory limit, killed by a signal, or exited with a status); `explain_end`
+  turns it into a sentence for the student. It is written before this process exits, so
+  it is there by the time the grader sees the kernel gone.
 
 The kernel shares this process's process group, so interrupts sent to the group reach it;
 this process itself ignores them. It imports only the standard library, so it starts fast
@@ -13,16 +25,25 @@ and does not depend on the code it guards.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 CLEANUP_SECONDS = 5.0
+# How often the memory of the kernel's process tree is measured.
+POLL_SECONDS = 0.1
+# The RLIMIT_DATA backstop, as a multiple of the memory limit (see the module docstring).
+DATA_LIMIT_FACTOR = 2
+MB = 1024 * 1024
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def become_subreaper() -> bool:
@@ -36,7 +57,47 @@ def become_subreaper() -> bool:
         return False
 
 
+def wrapper_command(*, memory_limit_mb: int | None = None, report: Path | None = None) -> list[str]:
+    """The command to put in front of a kernel command to run it in this sandbox."""
+    command = [sys.executable, "-I", str(Path(__file__).resolve())]
+    if memory_limit_mb is not None:
+        command += ["--memory-limit-mb", str(memory_limit_mb)]
+    if report is not None:
+        command += ["--report", str(report)]
+    return [*command, "--"]
+
+
+# Processes -----------------------------------------------------------------------------------
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter ("R", "S", "Z"...), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _children(parent: int) -> list[int]:
+    """The live children of ``parent``: from /proc/PID/task/*/children, else a /proc scan."""
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return []
+    found = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{parent}/task/{task}/children") as children:
+                found += [int(pid) for pid in children.read().split()]
+        except FileNotFoundError:  # a kernel built without CONFIG_PROC_CHILDREN
+            return _children_by_scan(parent)
+        except OSError:  # the thread ended meanwhile
+            continue
+    return [pid for pid in found if _state(pid) not in (None, "Z")]
+
+
+def _children_by_scan(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -52,6 +113,25 @@ def _children(parent: int) -> list[int]:
     return found
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (not ``root`` itself), parents before children."""
+    found, queue = [], _children(root)
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        queue += _children(pid)
+    return found
+
+
+def resident_bytes(pid: int) -> int:
+    """The process's resident memory (RSS) in bytes; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _reap() -> None:
     while True:
         try:
@@ -60,6 +140,12 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def end_descendants(timeout: float = CLEANUP_SECONDS) -> None:
@@ -72,24 +158,153 @@ def end_descendants(timeout: float = CLEANUP_SECONDS) -> None:
         children = _children(os.getpid())
         if not children:
             return
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill(children)
         time.sleep(0.02)
 
 
+# The memory limit ----------------------------------------------------------------------------
+
+
+def set_data_backstop(limit_mb: int) -> None:
+    """Limit each process's data segment to `DATA_LIMIT_FACTOR` times ``limit_mb``."""
+    import resource  # POSIX only
+
+    wanted = DATA_LIMIT_FACTOR * limit_mb * MB
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+
+
+def watch(kernel: subprocess.Popen, limit_mb: int | None) -> tuple[int, dict | None]:
+    """Wait for the kernel to end; over ``limit_mb``, kill its whole tree.
+
+    Returns the kernel's exit code, and the memory report when it was stopped for memory.
+    """
+    if limit_mb is None or not os.path.isdir("/proc"):
+        return kernel.wait(), None
+    while True:
+        try:
+            return kernel.wait(timeout=POLL_SECONDS), None
+        except subprocess.TimeoutExpired:
+            pass
+        tree = descendants(os.getpid())
+        used = sum(resident_bytes(pid) for pid in tree)  # shared pages count once per process
+        if used > limit_mb * MB:
+            _kill(tree)
+            kernel.wait()
+            return -signal.SIGKILL, {
+                "reason": "memory",
+                "limit_mb": limit_mb,
+                "used_mb": used // MB,
+            }
+
+
+# The report ----------------------------------------------------------------------------------
+
+
+def write_report(path: Path | None, report: dict) -> None:
+    """Write ``report`` to ``path`` whole (a temporary file moved into place)."""
+    if path is None:
+        return
+    staged = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with contextlib.suppress(OSError):
+        staged.write_text(json.dumps(report))
+        os.replace(staged, path)
+
+
+def read_report(path: Path) -> dict | None:
+    """The report the sandbox wrote at ``path``, or None when there is none to read."""
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+SIGNAL_CAUSES = {
+    "SIGSEGV": "a segmentation fault: native code (ctypes, a C extension, a library bug) "
+    "read or wrote memory it does not own",
+    "SIGBUS": "a bus error in native code (ctypes, a C extension, a library bug)",
+    "SIGABRT": "a library aborted the process after an internal error",
+    "SIGKILL": "something outside Python killed it, most often the system running out of memory",
+    "SIGFPE": "an arithmetic error in native code",
+}
+
+
+def explain_end(report: dict | None) -> str | None:
+    """A sentence for the student on why the kernel ended, from the sandbox's report."""
+    if report is None:
+        return None
+    reason = report.get("reason")
+    if reason == "memory":
+        return (
+            f"the notebook used more than {report.get('limit_mb')} MB of memory, the "
+            f"grader's limit ({report.get('used_mb')} MB when it was stopped), so its kernel "
+            "and everything it started were stopped. Use less memory: keep one copy of the "
+            "data (float32 rather than float64; `del` arrays you no longer need), train with "
+            "a smaller batch_size, and do not collect large lists of arrays"
+        )
+    if reason == "signal":
+        number = int(report.get("signal", 0))
+        name = _signal_name(number)
+        cause = SIGNAL_CAUSES.get(name, "a crash outside Python")
+        return (
+            f"the kernel crashed: its process was killed by signal {name} ({cause}). This is "
+            "not a Python exception, so nothing after it ran. Find the call that crashes it "
+            "(run the cells one at a time) and remove or fix it"
+        )
+    if reason == "exit":
+        return (
+            f"the kernel process ended itself with exit status {report.get('status')}: the "
+            "code stopped Python (os._exit(), os.kill of its own process, or a library that "
+            "exits) before the notebook finished, so nothing after it ran. Remove that call: "
+            "the notebook must run to its end"
+        )
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"number {number}"
+
+
+def _end_report(code: int) -> dict:
+    if code < 0:
+        return {"reason": "signal", "signal": -code}
+    return {"reason": "exit", "status": code}
+
+
+# The command ---------------------------------------------------------------------------------
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The sandbox's options (before ``--``) and the kernel command (after it)."""
+    split = argv.index("--") if "--" in argv else -1
+    parser = argparse.ArgumentParser(prog="sandbox.py")
+    parser.add_argument("--memory-limit-mb", type=int, default=None)
+    parser.add_argument("--report", type=Path, default=None)
+    return parser.parse_args(argv[: max(split, 0)]), argv[split + 1 :]
+
+
 def main(argv: list[str]) -> int:
-    command = argv[argv.index("--") + 1 :] if "--" in argv else argv
+    options, command = _parse(argv)
     if not command:
-        print("usage: sandbox.py -- KERNEL COMMAND ...", file=sys.stderr)
+        print("usage: sandbox.py [OPTIONS] -- KERNEL COMMAND ...", file=sys.stderr)
         return 2
     become_subreaper()
+    if options.memory_limit_mb is not None:
+        set_data_backstop(options.memory_limit_mb)
     # A Python-level handler, not SIG_IGN: the kernel must not inherit an ignored SIGINT.
     signal.signal(signal.SIGINT, lambda *_: None)
     kernel = subprocess.Popen(command)
     signal.signal(signal.SIGTERM, lambda *_: kernel.kill())
-    code = kernel.wait()
+    code, report = watch(kernel, options.memory_limit_mb)
     end_descendants()
+    # Written last, once nothing the notebook started is left to overwrite it.
+    write_report(options.report, report or _end_report(code))
     return code
 
 

@@ -3,7 +3,8 @@
 The notebook runs top to bottom in a fresh kernel (restart-and-run-all semantics), in the
 notebook's own folder, as Jupyter would run it. TensorFlow's C++ log noise is silenced in
 the kernel's environment. Progress (the section being run, training epochs) goes to the
-logger.
+logger. The outputs kept are bounded (`output_limits`), so a cell that prints without end
+cannot fill the memory of the process that runs the notebook.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -24,6 +25,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from mnist_lab.errors import LabError
+from mnist_lab.notebook.output_limits import OutputBudget
 from mnist_lab.paths import sample_images_dir
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ DEFAULT_KERNEL_ENV = {
     "PYTHONWARNINGS": "ignore",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
+# The longest error message kept from a cell (the rest of a huge one is cut).
+MAX_ERROR_MESSAGE = 2_000
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+)\s*$", re.MULTILINE)
 HEADING = re.compile(r"^#{1,4}\s+(.+?)\s*$", re.MULTILINE)
 
@@ -69,7 +73,10 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
             f"in Jupyter to repair it."
         ) from error
     if not any(cell.cell_type == "code" for cell in notebook.cells):
-        raise LabError(f"{path} has no code cells: there is nothing to run.")
+        raise LabError(
+            f"{path} has no code cells: there is nothing to run. Hand in the lab notebook "
+            "with your code: in Jupyter, save it (File > Save) and upload that .ipynb file."
+        )
     return notebook
 
 
@@ -91,19 +98,33 @@ class _ProgressClient(NotebookClient):
     """A NotebookClient that logs the section it runs and each training epoch.
 
     With ``deadline`` (a `time.monotonic` value), the notebook's own cells get at most the
-    time left before it, and cells reached after it are skipped (recorded in ``skipped``);
-    the kit's extra cell still runs, with the usual cell time limit.
+    time left before it, and cells reached after it are skipped; the kit's extra cell still
+    runs, with the usual cell time limit. A cell that is still running after the interrupt
+    at its time limit (it catches KeyboardInterrupt, or is stuck in native code) leaves
+    the kernel busy: every later cell is skipped, the extra cell too, rather than each
+    waiting out its own time limit. ``skipped`` maps each skipped cell to the reason.
+    Outputs are kept within ``budget``; widget state, which nbclient keeps without limit,
+    is not kept.
     """
 
-    def __init__(self, notebook: NotebookNode, *, deadline: float | None = None, **kwargs):
-        super().__init__(notebook, **kwargs)
+    def __init__(
+        self,
+        notebook: NotebookNode,
+        *,
+        deadline: float | None = None,
+        budget: OutputBudget | None = None,
+        **kwargs,
+    ):
+        super().__init__(notebook, store_widget_state=False, **kwargs)
+        self.budget = budget or OutputBudget()
         self._sections = _section_of_each_cell(notebook)
         self._code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
         self.on_cell_start = self._log_cell_start
         self.on_cell_error = self._record_error
         self.deadline = deadline
         self.cell_errors: list[CellFailure] = []
-        self.skipped: list[int] = []
+        self.skipped: dict[int, str] = {}
+        self.stuck: int | None = None  # the cell the kernel kept running after its interrupt
         if deadline is not None:
             self.timeout_func = self._time_left
 
@@ -116,26 +137,47 @@ class _ProgressClient(NotebookClient):
         return max(1, min(self.timeout, int(self.deadline - time.monotonic()) + 1))
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, **kwargs):
+        reason = self._skip_reason(cell) if cell.cell_type == "code" else None
+        if reason is not None:
+            self.skipped[cell_index] = reason
+            return cell
+        cell = await super().async_execute_cell(cell, cell_index, execution_count, **kwargs)
+        if self._kept_running(cell, cell_index):
+            self.stuck = cell_index
+            self.cell_errors[-1] = replace(self.cell_errors[-1], message=STUCK_MESSAGE)
+        return cell
+
+    def _skip_reason(self, cell: NotebookNode) -> str | None:
+        if self.stuck is not None:
+            return STUCK_SKIPPED_MESSAGE.format(number=self.stuck + 1)
         if (
             self.deadline is not None
             and time.monotonic() >= self.deadline
-            and cell.cell_type == "code"
             and not self._is_extra(cell)
         ):
-            self.skipped.append(cell_index)
-            return cell
-        return await super().async_execute_cell(cell, cell_index, execution_count, **kwargs)
+            return SKIPPED_MESSAGE
+        return None
+
+    def _kept_running(self, cell: NotebookNode, cell_index: int) -> bool:
+        """Whether the cell timed out and the kernel never went idle after the interrupt."""
+        last = self.cell_errors[-1] if self.cell_errors else None
+        return (
+            last is not None
+            and last.cell_index == cell_index
+            and last.kind == "timeout"
+            and "iopub.status.idle" not in cell.metadata.get("execution", {})
+        )
 
     def _record_error(self, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
         content = execute_reply.get("content", {})
         timed_out = content.get("ename") == TIMEOUT_ERROR["ename"]
-        message = f"{content.get('ename', 'Error')}: {ANSI.sub('', str(content.get('evalue', '')))}"
+        message = _error_message(content.get("ename", "Error"), content.get("evalue", ""))
         self.cell_errors.append(
             CellFailure(
                 cell_index,
                 self._sections.get(cell_index, ""),
                 "timeout" if timed_out else "error",
-                message.rstrip(": "),
+                message,
             )
         )
 
@@ -147,11 +189,27 @@ class _ProgressClient(NotebookClient):
             "[cell %d/%d] %s", position, len(self._code_cells), self._sections.get(cell_index, "")
         )
 
-    def process_message(self, msg, cell, cell_index):
-        if msg["msg_type"] == "stream":
-            for done, total in EPOCH_LINE.findall(msg["content"].get("text", "")):
+    def output(self, outs, msg, display_id, cell_index):
+        kept = self.budget.admit(msg, cell_index)
+        if kept is None:
+            return None
+        if kept["msg_type"] == "stream":
+            for done, total in EPOCH_LINE.findall(kept["content"].get("text", "")):
                 logger.info("    training epoch %s/%s", done, total)
-        return super().process_message(msg, cell, cell_index)
+        out = super().output(outs, kept, display_id, cell_index)
+        if self.budget.is_cut(cell_index):
+            outs.append(self.budget.note(cell_index))
+        return out
+
+    def clear_output(self, outs, msg, cell_index):
+        super().clear_output(outs, msg, cell_index)
+        if self.budget.is_cut(cell_index) and not outs:  # the note stays
+            outs.append(self.budget.note(cell_index))
+
+    def _update_display_id(self, display_id, msg):
+        copies = sum(map(len, self._display_id_map.get(display_id, {}).values()))
+        if self.budget.admits_update(msg, copies):
+            super()._update_display_id(display_id, msg)
 
 
 def _section_of_each_cell(notebook: NotebookNode) -> dict[int, str]:
@@ -163,6 +221,14 @@ def _section_of_each_cell(notebook: NotebookNode) -> dict[int, str]:
                 section = headings[-1]
         sections[index] = section
     return sections
+
+
+def _error_message(ename: object, evalue: object) -> str:
+    """ "ValueError: what it said", without colour codes, cut to `MAX_ERROR_MESSAGE`."""
+    text = ANSI.sub("", str(evalue))
+    if len(text) > MAX_ERROR_MESSAGE:
+        text = text[:MAX_ERROR_MESSAGE] + " [...]"
+    return f"{ename}: {text}".rstrip(": ")
 
 
 def _first_line(text: str) -> str:
@@ -187,7 +253,7 @@ def _failure_from(
     )
     if isinstance(error, CellExecutionError):
         kind = "error"
-        message = f"{error.ename}: {ANSI.sub('', str(error.evalue))}"
+        message = _error_message(error.ename, error.evalue)
     elif isinstance(error, CellTimeoutError):
         kind, message = "timeout", _first_line(str(error))
     else:
@@ -212,7 +278,8 @@ class ExecutedNotebook:
 
     ``failure`` is what stopped the run (with ``allow_errors``, only a dead kernel does);
     ``errors`` lists every cell that raised or timed out, in order, and cells skipped
-    because the whole notebook ran out of time (kind "skipped").
+    because the whole notebook ran out of time (kind "skipped"). ``truncated`` lists the
+    cells whose output was cut at the output limits (`output_limits`).
     """
 
     path: Path
@@ -220,11 +287,20 @@ class ExecutedNotebook:
     failure: CellFailure | None
     seconds: float
     errors: tuple[CellFailure, ...] = ()
+    truncated: tuple[int, ...] = ()
 
 
 # The error recorded for a cell interrupted at its time limit when errors are allowed.
 TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "", "traceback": []}
 SKIPPED_MESSAGE = "not run: the notebook had used up its time limit"
+STUCK_MESSAGE = (
+    "CellTimeoutError: the cell ran past its time limit and did not stop when interrupted, "
+    "so the kernel could run nothing after it. Make it finish within the time limit, and do "
+    "not catch KeyboardInterrupt"
+)
+STUCK_SKIPPED_MESSAGE = (
+    "not run: the kernel was still running cell {number}, which did not stop at its time limit"
+)
 
 
 def execute_notebook(
@@ -247,8 +323,11 @@ def execute_notebook(
 
     Options for grading: ``allow_errors`` runs on past cells that raise or time out (a timed
     out cell is interrupted), so that later, independent cells still run; the errors are in
-    ``errors``. ``notebook_timeout`` limits the notebook's own cells in total (seconds); cells
-    reached after it are skipped, ``extra_code`` still runs. ``cwd`` is the kernel's working
+    ``errors``; a cell still running after that interrupt leaves the kernel busy, and every
+    later cell, ``extra_code`` included, is skipped. ``notebook_timeout`` limits the
+    notebook's own cells in total (seconds); cells reached after it are skipped,
+    ``extra_code`` still runs. Outputs are kept within `output_limits`' bounds; the cells
+    whose output was cut are in ``truncated``. ``cwd`` is the kernel's working
     folder (default: the notebook's). ``kernel_wrapper`` is a command that starts the kernel
     command given after it. ``before_cells`` is called once the kernel is up, before the first
     cell; what it raises stops the run and propagates.
@@ -293,10 +372,14 @@ def execute_notebook(
     if failure is not None and failure.kind != "error":
         errors.append(failure)
     errors += [
-        CellFailure(i, client._sections.get(i, ""), "skipped", SKIPPED_MESSAGE)
-        for i in client.skipped
+        CellFailure(i, client._sections.get(i, ""), "skipped", reason)
+        for i, reason in client.skipped.items()
     ]
-    return ExecutedNotebook(path, notebook, failure, seconds, tuple(errors))
+    if client.budget.truncated:
+        logger.warning("Output cut at the output limits in cell(s) %s", client.budget.truncated)
+    return ExecutedNotebook(
+        path, notebook, failure, seconds, tuple(errors), client.budget.truncated
+    )
 
 
 def _this_python_kernel_manager(wrapper: tuple[str, ...] = ()):

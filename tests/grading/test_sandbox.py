@@ -1,0 +1,117 @@
+"""The sandbox's memory limit and its report on how the kernel ended, with plain commands.
+
+Each test runs ``sandbox.py`` around a small Python command instead of a kernel, so it takes
+a second or two. The memory limits here are small (200-300 MB) and the commands allocate in
+steps, as a notebook would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnist_lab.grading import sandbox
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the memory watch reads Linux's /proc"
+)
+
+# Grows by 10 MB a step, and keeps what it allocated.
+GROWS = "hoard = []\nwhile True:\n    hoard.append(b'x' * 10_000_000)"
+# A detached grandchild grows while the kernel stand-in itself stays small.
+DETACHED_GROWS = f"""\
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", {GROWS!r}], start_new_session=True)
+time.sleep(60)
+"""
+
+
+def run(command: str, tmp_path, memory_limit_mb: int | None = None):
+    """Run ``python -c command`` in the sandbox; the completed process and the report."""
+    report = tmp_path / "kernel-end.json"
+    wrapper = sandbox.wrapper_command(memory_limit_mb=memory_limit_mb, report=report)
+    completed = subprocess.run(
+        [*wrapper, sys.executable, "-c", command], capture_output=True, text=True, timeout=60
+    )
+    return completed, sandbox.read_report(report)
+
+
+@pytest.mark.parametrize("command", [GROWS, DETACHED_GROWS], ids=["kernel", "detached child"])
+def test_a_tree_over_the_memory_limit_is_killed_and_reported(tmp_path, command):
+    started = time.monotonic()
+    completed, report = run(command, tmp_path, memory_limit_mb=250)
+    assert time.monotonic() - started < 30  # not the 60 s the command would sleep
+    assert completed.returncode != 0
+    assert report["reason"] == "memory" and report["limit_mb"] == 250
+    assert 250 < report["used_mb"] < 1000
+    assert "used more than 250 MB of memory" in sandbox.explain_end(report)
+
+
+def test_an_allocation_past_the_backstop_is_a_memory_error_not_a_crash(tmp_path):
+    """One allocation of 3 times the limit: the data limit refuses it at once."""
+    command = "try:\n    bytearray(750_000_000)\nexcept MemoryError:\n    print('refused')"
+    completed, report = run(command, tmp_path, memory_limit_mb=250)
+    assert completed.stdout.strip() == "refused"
+    assert report == {"reason": "exit", "status": 0}
+
+
+def test_a_program_within_the_limit_runs_to_its_end(tmp_path):
+    command = "data = b'x' * 50_000_000\nprint(len(data))"
+    completed, report = run(command, tmp_path, memory_limit_mb=250)
+    assert completed.stdout.strip() == "50000000"
+    assert report == {"reason": "exit", "status": 0}
+
+
+@pytest.mark.parametrize(
+    ("command", "report", "phrase"),
+    [
+        ("import os\nos._exit(3)", {"reason": "exit", "status": 3}, "exit status 3"),
+        (
+            "import ctypes\nctypes.string_at(0)",
+            {"reason": "signal", "signal": 11},
+            "signal SIGSEGV (a segmentation fault",
+        ),
+        (
+            "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+            {"reason": "signal", "signal": 9},
+            "system running out of memory",
+        ),
+    ],
+    ids=["os._exit", "segfault", "killed"],
+)
+def test_how_the_kernel_ended_is_reported(tmp_path, command, report, phrase):
+    _, written = run(command, tmp_path)
+    assert written == report
+    assert phrase in sandbox.explain_end(written)
+
+
+def test_without_a_report_there_is_no_explanation(tmp_path):
+    assert sandbox.read_report(tmp_path / "none.json") is None
+    assert sandbox.explain_end(None) is None
+    (tmp_path / "odd.json").write_text('["not", "a", "report"]')
+    assert sandbox.read_report(tmp_path / "odd.json") is None
+
+
+def test_the_tree_and_its_memory_are_read_from_proc():
+    """A grandchild is found below its parent, with its memory; once killed, it is gone."""
+    sleeper = "import subprocess, sys, time\n" + (
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\ntime.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", sleeper])
+    try:
+        deadline = time.monotonic() + 20
+        while not (below := sandbox.descendants(child.pid)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert child.pid in sandbox.descendants(os.getpid())
+        assert sandbox.resident_bytes(below[0]) > 1_000_000
+    finally:
+        for pid in [*sandbox.descendants(child.pid), child.pid]:
+            os.kill(pid, signal.SIGKILL)
+        child.wait()
+    assert sandbox.resident_bytes(child.pid) == 0
