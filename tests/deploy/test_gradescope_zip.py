@@ -14,7 +14,7 @@ from mnist_lab.cli import main
 from mnist_lab.deploy import template
 from mnist_lab.deploy.gradescope import build_gradescope_zip
 from mnist_lab.errors import LabError
-from mnist_lab.grading.rubric import DEFAULT_RUBRIC
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.scans import read_manifest
 
@@ -101,6 +101,9 @@ def test_the_command_prints_what_went_in_and_its_size(zip_build):
     for line in ("setup.sh", "run_autograder", "rubric.toml", "mnist.npz"):
         assert re.search(rf"^  {re.escape(line)} +\d+(\.\d)? (B|kB|MB)$", printed, re.M), line
     assert re.search(r"^  sample_images/ +\d+\.\d kB  \(51 files\)$", printed, re.M)
+    limits = load_rubric().limits
+    minutes = (limits.notebook_timeout_s + 2 * limits.checker_timeout_s + 59) // 60
+    assert f"autograder timeout above {minutes} minutes" in printed
 
 
 @pytest.fixture

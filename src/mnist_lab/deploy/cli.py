@@ -7,6 +7,7 @@ rubric, an empty --kit), with a message that says how to fix it.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from mnist_lab.deploy.github import DEFAULT_WORKFLOW, KIT_EXAMPLE
@@ -23,7 +24,7 @@ def _size(count: int) -> str:
 
 
 def _gradescope_zip(args: argparse.Namespace) -> int:
-    from mnist_lab.deploy.gradescope import build_gradescope_zip
+    from mnist_lab.deploy.gradescope import build_gradescope_zip, longest_grading_s
 
     members = build_gradescope_zip(out=args.out, rubric=args.rubric, samples_dir=args.samples)
     entries: dict[str, list[int]] = {}
@@ -35,9 +36,12 @@ def _gradescope_zip(args: argparse.Namespace) -> int:
     for name, sizes in entries.items():
         count = f"  ({len(sizes)} files)" if name.endswith("/") else ""
         print(f"  {name:<{width}}  {_size(sum(sizes)):>9}{count}")
+    minutes = math.ceil(longest_grading_s(args.rubric) / 60)
     print(
-        "Upload it on Gradescope: the assignment's Configure Autograder page, "
-        "Zip file upload; set the assignment's total to the rubric's maximum score."
+        "Upload it on Gradescope (the assignment's Configure Autograder page, Zip file "
+        "upload), set the assignment's total to the rubric's maximum score, and the "
+        f"autograder timeout above {minutes} minutes (the rubric's time limits), or a slow "
+        "notebook is stopped before the grader can write its results."
     )
     return 0
 

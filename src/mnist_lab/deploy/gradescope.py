@@ -91,6 +91,17 @@ def build_gradescope_zip(
     return members
 
 
+def longest_grading_s(rubric: str | os.PathLike | None = None) -> int:
+    """The longest one grading may take under the rubric's limits, in seconds.
+
+    The checker's start and its checks each have ``checker_timeout_s``, the notebook
+    ``notebook_timeout_s``. Gradescope's own timeout must be longer, or it stops a slow
+    submission before the grader can write any results.
+    """
+    limits = load_rubric(rubric).limits
+    return limits.notebook_timeout_s + 2 * limits.checker_timeout_s
+
+
 def rubric_member(rubric: str | os.PathLike | None) -> Member:
     """The rubric file as it is, once it has been read and checked."""
     path = Path(rubric) if rubric is not None else DEFAULT_RUBRIC
