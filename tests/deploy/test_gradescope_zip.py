@@ -103,7 +103,8 @@ def test_the_command_prints_what_went_in_and_its_size(zip_build):
     assert re.search(r"^  sample_images/ +\d+\.\d kB  \(51 files\)$", printed, re.M)
     limits = load_rubric().limits
     minutes = (limits.notebook_timeout_s + 2 * limits.checker_timeout_s + 59) // 60
-    assert f"autograder timeout above {minutes} minutes" in printed
+    assert f"a timeout above {minutes} minutes" in printed
+    assert f"more than {limits.memory_limit_mb} MB of memory" in printed
 
 
 @pytest.fixture

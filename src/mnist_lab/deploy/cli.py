@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mnist_lab.deploy.github import DEFAULT_WORKFLOW, KIT_EXAMPLE
 from mnist_lab.deploy.gradescope import DEFAULT_ZIP
-from mnist_lab.grading.rubric import DEFAULT_RUBRIC
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 
 
 def _size(count: int) -> str:
@@ -36,12 +36,15 @@ def _gradescope_zip(args: argparse.Namespace) -> int:
     for name, sizes in entries.items():
         count = f"  ({len(sizes)} files)" if name.endswith("/") else ""
         print(f"  {name:<{width}}  {_size(sum(sizes)):>9}{count}")
-    minutes = math.ceil(longest_grading_s(args.rubric) / 60)
+    limits = load_rubric(args.rubric).limits
+    minutes = math.ceil(longest_grading_s(limits) / 60)
     print(
         "Upload it on Gradescope (the assignment's Configure Autograder page, Zip file "
-        "upload), set the assignment's total to the rubric's maximum score, and the "
-        f"autograder timeout above {minutes} minutes (the rubric's time limits), or a slow "
-        "notebook is stopped before the grader can write its results."
+        "upload) and set the assignment's total to the rubric's maximum score. Give the "
+        f"autograder a timeout above {minutes} minutes and more than "
+        f"{limits.memory_limit_mb} MB of memory plus the grader's own (the rubric's limits "
+        "for the student's notebook): past Gradescope's limits, the grader is stopped "
+        "before it can write its results."
     )
     return 0
 

@@ -35,7 +35,7 @@ from mnist_lab.deploy.autograder import (
 )
 from mnist_lab.deploy.wheel import build_wheel
 from mnist_lab.errors import LabError
-from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC, Limits, load_rubric
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.scans.manifest import MANIFEST_NAME, read_manifest, validate_directory
 
@@ -91,14 +91,13 @@ def build_gradescope_zip(
     return members
 
 
-def longest_grading_s(rubric: str | os.PathLike | None = None) -> int:
+def longest_grading_s(limits: Limits) -> int:
     """The longest one grading may take under the rubric's limits, in seconds.
 
     The checker's start and its checks each have ``checker_timeout_s``, the notebook
     ``notebook_timeout_s``. Gradescope's own timeout must be longer, or it stops a slow
     submission before the grader can write any results.
     """
-    limits = load_rubric(rubric).limits
     return limits.notebook_timeout_s + 2 * limits.checker_timeout_s
 
 
