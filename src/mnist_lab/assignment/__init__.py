@@ -10,8 +10,8 @@
 The test cells themselves call `mnist_lab.grading.nbgrader_checks`.
 """
 
-from mnist_lab.paths import PROJECT_ROOT
+from mnist_lab.paths import kit_path
 
 ASSIGNMENT_ID = "mnist_cnn_lab"  # nbgrader's assignment and notebook name
 DEFAULT_COURSE_ID = "mnist-lab"
-TEMPLATE_NOTEBOOK = PROJECT_ROOT / "assignment" / f"{ASSIGNMENT_ID}.ipynb"
+TEMPLATE_NOTEBOOK = kit_path("assignment", f"{ASSIGNMENT_ID}.ipynb")

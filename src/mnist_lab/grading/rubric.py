@@ -16,14 +16,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mnist_lab.errors import LabError
-from mnist_lab.paths import PROJECT_ROOT
+from mnist_lab.paths import kit_path
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-DEFAULT_RUBRIC = PROJECT_ROOT / "autograder" / "rubric.toml"
+DEFAULT_RUBRIC = kit_path("autograder", "rubric.toml")
 VISIBILITIES = ("visible", "hidden")
 
 
