@@ -1,11 +1,14 @@
-"""Shared fixtures for the deploy tests: the autograder zip, a Gradescope-like folder, notebooks.
+"""Shared fixtures for the deploy tests: the autograder zip, installed kits, notebooks.
 
 `autograder_zip` builds the zip once per session with ``mnist-lab gradescope-zip``, as an
-instructor would. `installed_kit` unpacks it and runs its setup.sh, so that run_autograder
-grades with the kit installed from the zip's wheel, not with this checkout. The one liberty
-taken: pip installs the wheel without its dependencies (no TensorFlow download in a test);
-they come from this project's .venv through a .pth file in the new virtualenv, which adds
-.venv's site-packages after the virtualenv's own, where the wheel's mnist_lab lies.
+instructor would; `kit_wheel` is the wheel inside it. `installed_kit` unpacks the zip and
+runs its setup.sh, so that run_autograder grades with the kit installed from the zip's wheel,
+not with this checkout. Each installed kit lives in a new virtualenv made without this
+project's .venv (`new_venv`), so that its mnist_lab is the wheel's, never the editable
+install. The one liberty taken: pip installs the wheel without its dependencies (no
+TensorFlow download in a test); they come from .venv through a .pth file in the new
+virtualenv, which adds .venv's site-packages (a folder only: the editable install's own .pth
+there is not read) after the virtualenv's own, where the wheel's mnist_lab lies.
 """
 
 from __future__ import annotations
@@ -65,20 +68,41 @@ def autograder_zip(zip_build) -> Path:
 
 
 @pytest.fixture(scope="session")
+def kit_wheel(tmp_path_factory, autograder_zip) -> Path:
+    """The kit's wheel, as the autograder zip ships it."""
+    with zipfile.ZipFile(autograder_zip) as opened:
+        (name,) = [name for name in opened.namelist() if name.endswith(".whl")]
+        return Path(opened.extract(name, tmp_path_factory.mktemp("wheel")))
+
+
+def site_packages(venv: Path) -> Path:
+    return Path(sysconfig.get_paths(vars={"base": str(venv)})["purelib"])
+
+
+def new_venv(venv: Path) -> Path:
+    """A virtualenv without this project's packages, whose dependencies come from .venv."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_packages(venv) / "kit_dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n"
+    )
+    return venv
+
+
+# pip with no index and no dependencies: installs only the wheel it is given.
+OFFLINE_PIP = {"PIP_NO_DEPS": "1", "PIP_NO_INDEX": "1"}
+
+
+@pytest.fixture(scope="session")
 def installed_kit(tmp_path_factory, autograder_zip) -> Path:
     """A folder with source/ (the unpacked zip) and venv/ (made by the zip's setup.sh)."""
     root = tmp_path_factory.mktemp("installed")
     unpack(autograder_zip, root / "source")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site_packages = Path(sysconfig.get_paths(vars={"base": str(venv)})["purelib"])
-    (site_packages / "kit_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    new_venv(root / "venv")
     environment = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(root),
         "AUTOGRADER_ROOT": str(root),
-        "PIP_NO_DEPS": "1",
-        "PIP_NO_INDEX": "1",
+        **OFFLINE_PIP,
     }
     completed = subprocess.run(
         ["bash", str(root / "source" / "setup.sh")],

@@ -10,7 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
-from mnist_lab.deploy.github import DEFAULT_WORKFLOW, KIT_EXAMPLE
+from mnist_lab.deploy.github import DEFAULT_WORKFLOW, INDEX_EXAMPLE, KIT_EXAMPLE
 from mnist_lab.deploy.gradescope import DEFAULT_ZIP
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 
@@ -81,14 +81,14 @@ def add_deploy_commands(subparsers) -> None:
         type=Path,
         default=DEFAULT_RUBRIC,
         metavar="PATH",
-        help="the rubric to grade with (default: autograder/rubric.toml)",
+        help="the rubric to grade with (default: the kit's autograder/rubric.toml)",
     )
     gradescope.add_argument(
         "--samples",
         type=Path,
         metavar="DIR",
-        help="the scanned digits, with labels.csv (default: $MNIST_LAB_SAMPLES, else "
-        "sample_images/)",
+        help="the scanned digits, with labels.csv (default: $MNIST_LAB_SAMPLES, else the "
+        "kit's sample_images/)",
     )
     gradescope.set_defaults(handler=_gradescope_zip)
 
@@ -105,7 +105,10 @@ def add_deploy_commands(subparsers) -> None:
         "--kit",
         required=True,
         metavar="REQUIREMENT",
-        help=f"the kit's repository as pip names it, with a tag (e.g. {KIT_EXAMPLE})",
+        help=(
+            f"what pip installs the kit from: a pinned release (e.g. {INDEX_EXAMPLE}) or the "
+            f"kit's repository with a tag (e.g. {KIT_EXAMPLE})"
+        ),
     )
     github.add_argument(
         "--out",

@@ -7,15 +7,17 @@ SHA-256), runs ``mnist-lab grade`` on the lab notebook, shows the score in the r
 and as a notice, and keeps the result files as an artifact. A low score does not fail the
 run; a grader that could not grade does.
 
-The kit is installed from its repository, in editable mode: the grader reads the rubric
-(``autograder/rubric.toml``) and the scans (``sample_images/``) from the kit's folder, and a
-wheel does not carry them. Hence ``kit`` must name a repository (``git+https://...@TAG``).
+``kit`` is what pip installs the kit from, not in editable mode: a release from the package
+index, pinned (``mnist-cnn-lab==0.1.0``), or the kit's repository at a tag
+(``git+https://...@v0.1.0``). Either way the installed kit carries its rubric and scans as
+package data (see `mnist_lab.paths`), so ``mnist-lab grade`` needs no checkout of the kit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from mnist_lab.deploy import template
@@ -27,28 +29,36 @@ KIT_PLACEHOLDER = "@MNIST_LAB_KIT@"
 PROJECT_NAME = "mnist-cnn-lab"
 VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 KIT_EXAMPLE = "git+https://github.com/ORG/mnist-cnn-lab@v0.1.0"
+INDEX_EXAMPLE = f"{PROJECT_NAME}==0.1.0"
+# The kit's name as pip compares names (-, _ and . alike, any case), then a pinned version.
+PINNED_RELEASE = re.compile(r"mnist[-_.]+cnn[-_.]+lab\s*==\s*([0-9][0-9A-Za-z.+!-]*)", re.I)
 
 
 def kit_requirement(kit: str) -> str:
-    """The pip requirement the workflow installs: ``mnist-cnn-lab @ <repository URL>``.
+    """The pip requirement the workflow installs, from what ``--kit`` gave.
 
-    Accepts a repository URL as pip writes it, with or without ``mnist-cnn-lab @``; raises
-    `LabError` for anything else, saying what to give instead.
+    ``mnist-cnn-lab==VERSION`` (an index release, pinned) is kept as that; a repository URL
+    as pip writes it, with or without ``mnist-cnn-lab @``, becomes ``mnist-cnn-lab @ URL``.
+    Raises `LabError` for anything else, saying what to give instead.
     """
     text = kit.strip()
     if not text:
         raise LabError(
             "--kit is empty: the workflow needs to know where to install the grading kit "
-            f"from. Give its repository and a tag, e.g. --kit {KIT_EXAMPLE}"
+            f"from. Give a release, e.g. --kit {INDEX_EXAMPLE}, or the kit's repository and "
+            f"a tag, e.g. --kit {KIT_EXAMPLE}"
         )
+    release = PINNED_RELEASE.fullmatch(text)
+    if release:
+        return f"{PROJECT_NAME}=={release.group(1)}"
     name, at, url = text.rpartition(" @ ")
     url = url.strip()
     if not url.startswith(VCS_SCHEMES) or any(char.isspace() for char in url):
         raise LabError(
-            f"--kit {text!r} is not a repository URL as pip writes one (git+https://...). "
-            "The workflow installs the kit from its repository because the grader reads the "
-            "rubric and the scans from the kit's folder, which a wheel or an index package "
-            f"does not carry. Give the kit's repository and a tag, e.g. --kit {KIT_EXAMPLE}"
+            f"--kit {text!r} is neither a pinned release of the kit nor a repository URL as "
+            f"pip writes one. Give a release from the package index with its version, e.g. "
+            f"--kit {INDEX_EXAMPLE} (pinned, so that every push is graded by the same kit), "
+            f"or the kit's repository and a tag, e.g. --kit {KIT_EXAMPLE}"
         )
     return f"{name.strip() if at else PROJECT_NAME} @ {url}"
 

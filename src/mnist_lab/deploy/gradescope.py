@@ -5,11 +5,13 @@ image, and ``run_autograder`` for every submission. The zip is self-contained, b
 grader never downloads anything: at its root,
 
 - ``setup.sh`` and ``run_autograder`` (executable), from this package's templates;
-- the kit as a wheel built from this checkout (`wheel`), which setup.sh installs;
+- the kit as a wheel built from this checkout, without the reference solution (`wheel`),
+  which setup.sh installs;
 - ``rubric.toml``, the scans folder ``sample_images/`` with its ``labels.csv``, and
   ``mnist.npz``, each checked here first (the rubric read, the scans' manifest validated,
   MNIST's SHA-256 verified), so that a mistake stops the build rather than every student's
-  grading.
+  grading. The wheel carries the kit's own rubric and scans too, but the zip ships the ones
+  chosen here (``--rubric``, ``--samples``), and the grader is told to use those.
 
 The zip is written to a temporary file beside ``out`` and moved into place when complete.
 """
@@ -70,7 +72,7 @@ def build_gradescope_zip(
 ) -> list[Member]:
     """Write the autograder zip to ``out``; return what went into it.
 
-    ``rubric`` defaults to autograder/rubric.toml, ``samples_dir`` to the kit's scans
+    ``rubric`` defaults to the kit's rubric, ``samples_dir`` to the kit's scans
     (``$MNIST_LAB_SAMPLES``, else sample_images/), ``mnist_path`` to where ``mnist-lab grade``
     looks (``$MNIST_PATH``, else the Keras cache). Raises `LabError` when one is missing or
     wrong, before anything is written.

@@ -2,7 +2,11 @@
 
 pip builds it from a scratch copy of the project's sources, not in place: setuptools leaves
 ``build/`` and ``*.egg-info`` in the folder it builds, and would put into the wheel any module
-that an earlier build left in ``build/lib`` after it was deleted from ``src/``.
+that an earlier build left in ``build/lib`` after it was deleted from ``src/``. The copy holds
+the files that ``src/mnist_lab/kit/`` links to (the rubric, the scans, the template), so the
+wheel carries them as package data, as any wheel of the kit does, but not the reference
+solution: a student's notebook runs beside the installed grader and could read it, and even
+print it into its own feedback.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ logger = logging.getLogger(__name__)
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGE_FOLDER = "src"
 JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+# Left out of the copy, hence of the graders' wheel: the reference solution (see above).
+SOLUTION_IN_KIT = Path(PACKAGE_FOLDER, "mnist_lab", "kit", "solution")
 PIP_TAIL_LINES = 15
 
 
@@ -37,7 +43,9 @@ def build_wheel(out_dir: Path, *, project: Path = PROJECT_ROOT) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mnist-lab-wheel-") as scratch:
         copy = Path(scratch) / "project"
+        # Without symlinks=True, the copy holds the files kit/'s links lead to.
         shutil.copytree(project / PACKAGE_FOLDER, copy / PACKAGE_FOLDER, ignore=JUNK)
+        shutil.rmtree(copy / SOLUTION_IN_KIT)
         for name in PROJECT_FILES:
             shutil.copy2(project / name, copy / name)
         logger.info("Building the kit's wheel with pip")
