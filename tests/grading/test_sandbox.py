@@ -90,11 +90,26 @@ def test_how_the_kernel_ended_is_reported(tmp_path, command, report, phrase):
     assert phrase in sandbox.explain_end(written)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["not", "a", "report"]',
+        '{"reason": ["memory"]}',
+        '{"reason": "signal", "signal": "11"}',
+        '{"reason": "memory", "limit_mb": 100}',
+        '{"reason": "flood"}',
+        "not json",
+    ],
+)
+def test_a_report_the_sandbox_did_not_write_is_ignored(tmp_path, text):
+    """The notebook can write where the report goes: only the sandbox's form is read."""
+    (tmp_path / "odd.json").write_text(text)
+    assert sandbox.read_report(tmp_path / "odd.json") is None
+
+
 def test_without_a_report_there_is_no_explanation(tmp_path):
     assert sandbox.read_report(tmp_path / "none.json") is None
     assert sandbox.explain_end(None) is None
-    (tmp_path / "odd.json").write_text('["not", "a", "report"]')
-    assert sandbox.read_report(tmp_path / "odd.json") is None
 
 
 def test_the_tree_and_its_memory_are_read_from_proc():

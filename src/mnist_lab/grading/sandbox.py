@@ -33,6 +33,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +45,10 @@ POLL_SECONDS = 0.1
 DATA_LIMIT_FACTOR = 2
 MB = 1024 * 1024
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Each thread's children are listed in /proc (cheap); without that, all of /proc is scanned.
+HAS_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+# What each kind of report holds (all whole numbers), as `read_report` accepts it.
+REPORT_FIELDS = {"memory": ("limit_mb", "used_mb"), "signal": ("signal",), "exit": ("status",)}
 
 
 def become_subreaper() -> bool:
@@ -81,6 +86,8 @@ def _state(pid: int) -> str | None:
 
 def _children(parent: int) -> list[int]:
     """The live children of ``parent``: from /proc/PID/task/*/children, else a /proc scan."""
+    if not HAS_CHILDREN_FILES:  # a Linux built without CONFIG_PROC_CHILDREN
+        return _children_by_scan(parent)
     try:
         tasks = os.listdir(f"/proc/{parent}/task")
     except OSError:
@@ -90,8 +97,6 @@ def _children(parent: int) -> list[int]:
         try:
             with open(f"/proc/{parent}/task/{task}/children") as children:
                 found += [int(pid) for pid in children.read().split()]
-        except FileNotFoundError:  # a kernel built without CONFIG_PROC_CHILDREN
-            return _children_by_scan(parent)
         except OSError:  # the thread ended meanwhile
             continue
     return [pid for pid in found if _state(pid) not in (None, "Z")]
@@ -204,22 +209,28 @@ def watch(kernel: subprocess.Popen, limit_mb: int | None) -> tuple[int, dict | N
 
 
 def write_report(path: Path | None, report: dict) -> None:
-    """Write ``report`` to ``path`` whole (a temporary file moved into place)."""
+    """Write ``report`` to ``path`` whole (a new temporary file moved into place)."""
     if path is None:
         return
-    staged = path.with_name(f".{path.name}.{os.getpid()}.partial")
     with contextlib.suppress(OSError):
-        staged.write_text(json.dumps(report))
+        descriptor, staged = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+        )
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(report))
         os.replace(staged, path)
 
 
 def read_report(path: Path) -> dict | None:
-    """The report the sandbox wrote at ``path``, or None when there is none to read."""
+    """The report at ``path``, or None when there is none, or none the sandbox could write."""
     try:
         report = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    return report if isinstance(report, dict) else None
+    reason = report.get("reason") if isinstance(report, dict) else None
+    if not isinstance(reason, str) or reason not in REPORT_FIELDS:
+        return None
+    return report if all(type(report.get(key)) is int for key in REPORT_FIELDS[reason]) else None
 
 
 SIGNAL_CAUSES = {
@@ -229,6 +240,7 @@ SIGNAL_CAUSES = {
     "SIGABRT": "a library aborted the process after an internal error",
     "SIGKILL": "something outside Python killed it, most often the system running out of memory",
     "SIGFPE": "an arithmetic error in native code",
+    "SIGTERM": "it was told to stop, by its own code or from outside",
 }
 
 
@@ -246,8 +258,7 @@ def explain_end(report: dict | None) -> str | None:
             "a smaller batch_size, and do not collect large lists of arrays"
         )
     if reason == "signal":
-        number = int(report.get("signal", 0))
-        name = _signal_name(number)
+        name = _signal_name(report["signal"])
         cause = SIGNAL_CAUSES.get(name, "a crash outside Python")
         return (
             f"the kernel crashed: its process was killed by signal {name} ({cause}). This is "
