@@ -70,3 +70,20 @@ def test_a_cell_that_ignores_its_interrupt_skips_every_later_cell(tmp_path):
     )
     assert executed.notebook.cells[1].outputs == []
     assert executed.seconds < 30  # the time limit and a short wait, not one per cell
+
+
+def test_a_cell_slow_to_stop_after_its_interrupt_is_not_taken_for_stuck(tmp_path):
+    """Native code sees the interrupt late: within the grace period, later cells still run."""
+    import nbformat
+
+    slow = (
+        "import time\n\ntry:\n    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n    time.sleep(1)\n    raise"
+    )
+    path = tmp_path / "slow.ipynb"
+    cells = [nbformat.v4.new_code_cell(slow), nbformat.v4.new_code_cell("print('later')")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    executed = execute_notebook(path, cell_timeout=3, allow_errors=True)
+    assert [(error.cell_index, error.kind) for error in executed.errors] == [(0, "timeout")]
+    assert executed.errors[0].message == "CellTimeoutError: the cell ran past its time limit"
+    assert executed.notebook.cells[1].outputs[0]["text"] == "later\n"

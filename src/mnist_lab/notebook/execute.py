@@ -31,6 +31,9 @@ from mnist_lab.paths import sample_images_dir
 logger = logging.getLogger(__name__)
 
 DEFAULT_CELL_TIMEOUT_S = 900
+# How long a cell interrupted at its time limit has to stop (at most its own time limit):
+# native code (NumPy, TensorFlow) sees the interrupt only when it returns to Python.
+STOP_GRACE_S = 30
 DEFAULT_KERNEL_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ info and warning lines on stderr
     "PYTHONWARNINGS": "ignore",
@@ -159,7 +162,8 @@ class _ProgressClient(NotebookClient):
         return None
 
     def _kept_running(self, cell: NotebookNode, cell_index: int) -> bool:
-        """Whether the cell timed out and the kernel never went idle after the interrupt."""
+        """Whether the cell timed out and the kernel did not go idle after the interrupt
+        (within ``iopub_timeout``, how long nbclient then waits for the cell's last output)."""
         last = self.cell_errors[-1] if self.cell_errors else None
         return (
             last is not None
@@ -323,14 +327,14 @@ def execute_notebook(
 
     Options for grading: ``allow_errors`` runs on past cells that raise or time out (a timed
     out cell is interrupted), so that later, independent cells still run; the errors are in
-    ``errors``; a cell still running after that interrupt leaves the kernel busy, and every
-    later cell, ``extra_code`` included, is skipped. ``notebook_timeout`` limits the
-    notebook's own cells in total (seconds); cells reached after it are skipped,
-    ``extra_code`` still runs. Outputs are kept within `output_limits`' bounds; the cells
-    whose output was cut are in ``truncated``. ``cwd`` is the kernel's working
-    folder (default: the notebook's). ``kernel_wrapper`` is a command that starts the kernel
-    command given after it. ``before_cells`` is called once the kernel is up, before the first
-    cell; what it raises stops the run and propagates.
+    ``errors``; a cell still running `STOP_GRACE_S` (or its time limit, if shorter) after
+    that interrupt leaves the kernel busy, and every later cell, ``extra_code`` included,
+    is skipped. ``notebook_timeout`` limits the notebook's own cells in total (seconds);
+    cells reached after it are skipped, ``extra_code`` still runs. Outputs are kept within
+    `output_limits`' bounds; the cells whose output was cut are in ``truncated``. ``cwd``
+    is the kernel's working folder (default: the notebook's). ``kernel_wrapper`` is a
+    command that starts the kernel command given after it. ``before_cells`` is called once
+    the kernel is up, before the first cell; what it raises stops the run and propagates.
     """
     path = Path(path).resolve()
     notebook = read_notebook(path)
@@ -343,7 +347,11 @@ def execute_notebook(
     grading = {}
     if allow_errors:
         timeout_error = {**TIMEOUT_ERROR, "evalue": "the cell ran past its time limit"}
-        grading = {"allow_errors": True, "interrupt_on_timeout": True}
+        grading = {
+            "allow_errors": True,
+            "interrupt_on_timeout": True,
+            "iopub_timeout": min(STOP_GRACE_S, cell_timeout),  # the wait for it to stop
+        }
         grading["error_on_timeout"] = timeout_error
     client = _ProgressClient(
         notebook,
