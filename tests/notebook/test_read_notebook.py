@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from mnist_lab.errors import LabError
-from mnist_lab.notebook.execute import read_notebook
+from mnist_lab.notebook.execute import MAX_NOTEBOOK_BYTES, read_notebook
 
 
 def missing(tmp_path):
@@ -41,6 +41,12 @@ def no_code_cells(tmp_path):
     return tmp_path / "lab.ipynb"
 
 
+def too_large(tmp_path):
+    with (tmp_path / "lab.ipynb").open("wb") as file:
+        file.truncate(MAX_NOTEBOOK_BYTES + 1)  # sparse: no disk is used
+    return tmp_path / "lab.ipynb"
+
+
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
@@ -50,6 +56,7 @@ def no_code_cells(tmp_path):
         (invalid_json, "could not be read as a Jupyter notebook"),
         (not_a_notebook_schema, "not a valid notebook|could not be read"),
         (no_code_cells, "no code cells"),
+        (too_large, "is 100 MB; a lab notebook is far smaller"),
     ],
 )
 def test_bad_notebooks_are_refused(tmp_path, make, expected):

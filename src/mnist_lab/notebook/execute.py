@@ -39,6 +39,9 @@ DEFAULT_KERNEL_ENV = {
     "PYTHONWARNINGS": "ignore",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
+# The largest notebook file read: the reference solution with its outputs is 0.25 MB, so
+# more than this is mostly output, or not a lab notebook, and would fill memory to read.
+MAX_NOTEBOOK_BYTES = 100_000_000
 # The longest error message kept from a cell (the rest of a huge one is cut).
 MAX_ERROR_MESSAGE = 2_000
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+)\s*$", re.MULTILINE)
@@ -59,6 +62,12 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
         raise LabError(
             f"{path} is not a notebook: expected a Jupyter .ipynb file. In Jupyter, use "
             f"File > Download as > Notebook (.ipynb)."
+        )
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise LabError(
+            f"{path} is {path.stat().st_size / 1e6:.0f} MB; a lab notebook is far smaller "
+            f"(at most {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB is read). Clear its outputs "
+            "(Edit > Clear Outputs of All Cells), save it and hand it in again."
         )
     try:
         notebook = nbformat.read(path, as_version=4)
