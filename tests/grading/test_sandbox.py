@@ -130,3 +130,37 @@ def test_the_tree_and_its_memory_are_read_from_proc():
             os.kill(pid, signal.SIGKILL)
         child.wait()
     assert sandbox.resident_bytes(child.pid) == 0
+
+
+# A grader stand-in: starts the sandbox around a long sleep, says both pids, then waits.
+GRADER = """\
+import subprocess, sys
+sandbox = subprocess.Popen(sys.argv[1:] + [sys.executable, "-c", "import time; time.sleep(60)"])
+print(sandbox.pid, flush=True)
+sandbox.wait()
+"""
+
+
+def _alive(pid: int) -> bool:
+    return sandbox._state(pid) not in (None, "Z")
+
+
+def test_when_the_grader_is_killed_the_kernel_is_ended(tmp_path):
+    """A grader killed with SIGKILL cannot end its kernels: the sandbox must notice and do it."""
+    wrapper = sandbox.wrapper_command(report=tmp_path / "kernel-end.json")
+    grader = subprocess.Popen(
+        [sys.executable, "-c", GRADER, *wrapper], stdout=subprocess.PIPE, text=True
+    )
+    sandbox_pid = int(grader.stdout.readline())
+    deadline = time.monotonic() + 10
+    while not sandbox.descendants(sandbox_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kernel_pids = sandbox.descendants(sandbox_pid)
+    assert kernel_pids, "the sandbox never started its kernel"
+    os.kill(grader.pid, signal.SIGKILL)
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, [sandbox_pid, *kernel_pids])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, [sandbox_pid, *kernel_pids]))
+    assert sandbox.read_report(tmp_path / "kernel-end.json") == {"reason": "orphaned"}

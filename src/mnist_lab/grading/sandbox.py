@@ -13,6 +13,9 @@ Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] -- KERNEL CO
   which reserves far more virtual memory than it uses, so the only rlimit is a backstop:
   RLIMIT_DATA at `DATA_LIMIT_FACTOR` times the limit, which turns an allocation too fast
   for the watch into a MemoryError.
+- **The grader gone.** When the grader that started this process dies without ending the
+  kernel (killed with SIGKILL, say), the kernel and its tree are killed within a poll, so a
+  killed batch leaves no notebook training on with nobody to read its work.
 - **Why the kernel ended.** With ``--report``, a small JSON file says how the kernel ended
   (over the memory limit, killed by a signal, or exited with a status); `explain_end`
   turns it into a sentence for the student. It is written before this process exits, so
@@ -48,7 +51,12 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Each thread's children are listed in /proc (cheap); without that, all of /proc is scanned.
 HAS_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 # What each kind of report holds (all whole numbers), as `read_report` accepts it.
-REPORT_FIELDS = {"memory": ("limit_mb", "used_mb"), "signal": ("signal",), "exit": ("status",)}
+REPORT_FIELDS = {
+    "memory": ("limit_mb", "used_mb"),
+    "signal": ("signal",),
+    "exit": ("status",),
+    "orphaned": (),
+}
 
 
 def become_subreaper() -> bool:
@@ -182,17 +190,25 @@ def set_data_backstop(limit_mb: int) -> None:
 
 
 def watch(kernel: subprocess.Popen, limit_mb: int | None) -> tuple[int, dict | None]:
-    """Wait for the kernel to end; over ``limit_mb``, kill its whole tree.
+    """Wait for the kernel to end; over ``limit_mb``, or once the grader is gone, kill its tree.
 
-    Returns the kernel's exit code, and the memory report when it was stopped for memory.
+    The grader started this process; when it dies (killed with SIGKILL, say), this process
+    is re-parented and its parent id changes: nobody will read the kernel's work, so the
+    kernel must not go on training and holding memory. Returns the kernel's exit code, and
+    a report when it was stopped for memory or because the grader was gone.
     """
-    if limit_mb is None or not os.path.isdir("/proc"):
-        return kernel.wait(), None
+    grader = os.getppid()
     while True:
         try:
             return kernel.wait(timeout=POLL_SECONDS), None
         except subprocess.TimeoutExpired:
             pass
+        if os.getppid() != grader:
+            _kill(descendants(os.getpid()))
+            kernel.wait()
+            return -signal.SIGKILL, {"reason": "orphaned"}
+        if limit_mb is None or not os.path.isdir("/proc"):
+            continue
         tree = descendants(os.getpid())
         used = sum(resident_bytes(pid) for pid in tree)  # shared pages count once per process
         if used > limit_mb * MB:
