@@ -145,6 +145,13 @@ def test_several_notebooks_or_none_are_the_students_problem(tmp_path):
     assert found["c"].problem() is None
 
 
+def test_files_beside_a_notebook_go_with_it_only_from_the_students_own_folder(tmp_path):
+    """In a flat class folder, the files beside alice.ipynb are everyone's, not hers."""
+    _make(tmp_path, {"flat/alice.ipynb": NB, "flat/bob.png": "", "own/carol/lab.ipynb": NB})
+    assert [s.own_folder for s in discover(tmp_path / "flat")] == [False]
+    assert [s.own_folder for s in discover(tmp_path / "own")] == [True]
+
+
 @pytest.mark.parametrize("files", [{}, {"alice/notes.txt": "", "readme.md": ""}])
 def test_no_notebook_anywhere_is_a_clear_error(tmp_path, files):
     _make(tmp_path, files)

@@ -77,3 +77,54 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:
         return os.path.exists(f"/proc/{pid}")
+
+
+# A notebook that says, through the scan check's message, what it was given and what it sees.
+SHOWS_WHAT_IT_GETS = """\
+import os
+
+def preprocess_scan(path):
+    raise ValueError(f"given {path} beside {sorted(os.listdir('.'))}")
+"""
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory):
+    """The scan check's message, graded twice: files beside the notebook copied, and not."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from mnist_lab.grading.grade import Checker, grade_submission
+
+    folder = tmp_path_factory.mktemp("shows-what-it-gets")
+    notebook = folder / "shows_what_it_gets.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(SHOWS_WHAT_IT_GETS)]), notebook)
+    (folder / "digit.png").write_bytes(b"")
+    with Checker.start() as checker:
+        return {
+            copy: grade_submission(notebook, checker=checker, copy_siblings=copy)
+            .check("scan_preprocessing")
+            .message
+            for copy in (True, False)
+        }
+
+
+def test_preprocess_scan_is_given_paths_that_do_not_name_the_label(shown):
+    """A scan's file name (``7_plain_1.png``) would hand a notebook the hidden check's answer."""
+    import re
+
+    from mnist_lab.paths import sample_images_dir
+    from mnist_lab.scans import read_manifest
+
+    given = re.search(r"given (\S+) beside", shown[True])
+    assert given, shown[True]
+    path = given.group(1)
+    names = {sample.path.name for sample in read_manifest(sample_images_dir())}
+    assert os.path.basename(path) not in names
+    assert re.fullmatch(r"[0-9a-f]{16}\.(png|jpe?g|bmp|gif|tiff?|webp)", os.path.basename(path))
+    assert str(sample_images_dir()) not in path
+
+
+def test_files_beside_the_notebook_are_copied_unless_told_not_to(shown):
+    assert "'digit.png'" in shown[True]
+    assert "'digit.png'" not in shown[False] and "beside [" in shown[False]

@@ -83,6 +83,9 @@ class Submission:
     student: str
     notebooks: tuple[Path, ...]
     folder: Path
+    # False when the folder is the whole class's (the flat layout): the files beside the
+    # notebook are then other students' too, and are not copied into its run folder.
+    own_folder: bool = True
 
     def problem(self) -> tuple[str, str] | None:
         """(status, message) when there is not exactly one notebook to grade."""
@@ -160,13 +163,13 @@ def discover(
             root = entry / assignment if assignment else entry
             submission = Submission(entry.name, _notebooks_under(root), root)
         elif entry.suffix == ".ipynb" and assignment is None:
-            submission = Submission(entry.stem, (entry,), folder)
+            submission = Submission(entry.stem, (entry,), folder, own_folder=False)
         else:
             continue
         if submission.student in found:  # alice.ipynb beside alice/
             before = found[submission.student]
             submission = Submission(
-                submission.student, before.notebooks + submission.notebooks, folder
+                submission.student, before.notebooks + submission.notebooks, folder, False
             )
         found[submission.student] = submission
     if not any(submission.notebooks for submission in found.values()):
@@ -342,12 +345,13 @@ class _Worker:
             read_notebook(notebook)
         except LabError as error:  # graded zero by grade_submission, which says why
             return UNREADABLE, self._grade_unreadable(notebook), str(error)
-        kernel_env = self.pool.kernel_env
-        return (
-            GRADED,
-            grade_submission(notebook, checker=self._checker(), kernel_env=kernel_env),
-            "",
+        results = grade_submission(
+            notebook,
+            checker=self._checker(),
+            kernel_env=self.pool.kernel_env,
+            copy_siblings=submission.own_folder,
         )
+        return GRADED, results, ""
 
     def _grade_unreadable(self, notebook: Path) -> GradingResults:
         try:

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -50,7 +51,7 @@ from mnist_lab.notebook.execute import ExecutedNotebook, execute_notebook, read_
 from mnist_lab.notebook.inspect import cell_seconds
 from mnist_lab.notebook.output_limits import MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT, MB
 from mnist_lab.paths import sample_images_dir
-from mnist_lab.scans import ManifestError, read_manifest
+from mnist_lab.scans import ManifestError, Sample, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def grade_submission(
     samples_dir: str | os.PathLike | None = None,
     checker: Checker | None = None,
     kernel_env: Mapping[str, str] | None = None,
+    copy_siblings: bool = True,
 ) -> GradingResults:
     """Grade the notebook at ``notebook``; write the result files to ``out_dir`` if given.
 
@@ -199,7 +201,9 @@ def grade_submission(
     from ``samples_dir``, else the kit's sample_images/. With ``checker`` (a started
     `Checker`, reused across submissions), its rubric, MNIST and scans are used instead.
     ``kernel_env`` adds variables to the student's kernel's environment (a batch grader
-    sizes TensorFlow's thread pools with them); the grader's own variables win.
+    sizes TensorFlow's thread pools with them); the grader's own variables win. The files
+    beside the notebook (images it reads, say) are copied into the folder it runs in, unless
+    ``copy_siblings`` is False (a folder that holds a whole class's notebooks).
     Raises `LabError` only when the grader cannot grade; whatever the notebook does, it is
     graded.
     """
@@ -216,11 +220,12 @@ def grade_submission(
         checks = all_failed(checker.rubric if checker else rubric, f"Not run: {error}")
         results = GradingResults(checks, notebook.name, time.perf_counter() - started)
     else:
+        options = RunOptions(dict(kernel_env or {}), copy_siblings)
         if checker is None:
             with Checker(rubric, mnist_path=mnist_path, samples_dir=samples_dir) as own:
-                results = _grade(notebook, own, started, kernel_env or {}, notes)
+                results = _grade(notebook, own, started, notes, options)
         else:
-            results = _grade(notebook, checker, started, kernel_env or {}, notes)
+            results = _grade(notebook, checker, started, notes, options)
     logger.info("%s: %s", notebook.name, results.summary_line())
     if out_dir is not None:
         write_results(results, Path(out_dir))
@@ -243,29 +248,38 @@ def _format_notes(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a notebook is run, beyond the rubric's limits (see `grade_submission`)."""
+
+    kernel_env: Mapping[str, str]
+    copy_siblings: bool = True
+
+
 def _grade(
     notebook: Path,
     checker: Checker,
     started: float,
-    kernel_env: Mapping[str, str],
     notes: tuple[str, ...],
+    options: RunOptions,
 ) -> GradingResults:
     with tempfile.TemporaryDirectory(prefix="mnist-lab-grade-") as folder:
-        checks, cell_errors, run_notes = _run_and_check(notebook, checker, Path(folder), kernel_env)
+        checks, cell_errors, run_notes = _run_and_check(notebook, checker, Path(folder), options)
     seconds = time.perf_counter() - started
     return GradingResults(checks, notebook.name, seconds, cell_errors, notes + run_notes)
 
 
 def _run_and_check(
-    notebook: Path, checker: Checker, folder: Path, kernel_env: Mapping[str, str]
+    notebook: Path, checker: Checker, folder: Path, options: RunOptions
 ) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...], tuple[str, ...]]:
     run_dir, export_dir = folder / "run", folder / "export"
     run_dir.mkdir()
     export_dir.mkdir()
-    _copy_siblings(notebook, run_dir)
+    if options.copy_siblings:
+        _copy_siblings(notebook, run_dir)
     limits = checker.rubric.limits
     kernel_end = folder / "kernel-end.json"  # the sandbox says here why the kernel ended
-    scans = [str(sample.path) for sample in read_manifest(checker.samples_dir)]
+    scans = _anonymous_copies(read_manifest(checker.samples_dir), folder / "scans")
     executed = execute_notebook(
         notebook,
         cell_timeout=limits.cell_timeout_s,
@@ -273,7 +287,7 @@ def _run_and_check(
         allow_errors=True,
         extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
         env={
-            **kernel_env,
+            **options.kernel_env,
             MNIST_ENV_VAR: str(checker.mnist_path),
             "MNIST_LAB_SAMPLES": str(checker.samples_dir),
         },
@@ -330,6 +344,22 @@ def _samples_dir(samples_dir: str | os.PathLike | None) -> Path:
 def _random_rows() -> dict[str, list[int]]:
     pick = secrets.SystemRandom().sample
     return {split: sorted(pick(range(size), SAMPLE_ROWS)) for split, size in SPLIT_SIZES.items()}
+
+
+def _anonymous_copies(samples: list[Sample], folder: Path) -> list[str]:
+    """Copies of the scans under random names, in the manifest's order, for the export cell.
+
+    The hidden check gives the notebook's ``preprocess_scan`` these paths: a name like
+    ``7_plain_1.png`` would tell it the label. Only the order, which the notebook does not
+    see, ties each copy to its label.
+    """
+    folder.mkdir()
+    copies = []
+    for sample in samples:
+        copy = folder / f"{secrets.token_hex(8)}{sample.path.suffix.lower()}"
+        shutil.copyfile(sample.path, copy)
+        copies.append(str(copy))
+    return copies
 
 
 def _copy_siblings(notebook: Path, run_dir: Path) -> None:
