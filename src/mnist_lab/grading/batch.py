@@ -10,8 +10,10 @@ So, in this order:
    as that student's error, graded zero with the reason, never a crash;
 2. a student whose record (results, the notebook's SHA-256, the rubric's hash) matches is
    reused; every other one is graded by one of a few worker threads, each with its own
-   checker process reused across its notebooks, and TensorFlow's thread pools in the
-   kernels sized so that the workers share the cores instead of fighting over them;
+   checker process reused across its notebooks. Each kernel keeps TensorFlow's own thread
+   pools, one thread per core, as a notebook graded alone does: how many threads share a
+   sum changes a trained model's last digits, which can tip an accuracy just over or under
+   a threshold, so a grade must not depend on the batch it was graded in;
 3. the main thread alone writes: each student's result files and record (``record.json``,
    last, so that it vouches for the files before it), then ``grades.csv``, each file whole
    and then moved into place, so a batch killed at any moment leaves only complete files;
@@ -58,8 +60,6 @@ RECORD = "record.json"
 # Memory one worker needs at its peak: a kernel holding MNIST as floats while TensorFlow
 # trains, and a checker with TensorFlow, MNIST and two models loaded.
 MEMORY_PER_WORKER = 3 * 2**30
-# Variables TensorFlow (and OpenMP under it) read at start-up to size their thread pools.
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 POLL_SECONDS = 0.5
 STOP_SECONDS = 30.0
 LAYOUTS = (
@@ -220,12 +220,6 @@ def default_workers() -> int:
     return max(1, min(usable_cores(), memory // MEMORY_PER_WORKER))
 
 
-def thread_variables(workers: int, cores: int | None = None) -> dict[str, str]:
-    """The kernels' thread-pool sizes: the cores shared out between the workers."""
-    threads = max(1, (cores or usable_cores()) // workers)
-    return {name: str(threads) for name in THREAD_VARIABLES}
-
-
 def read_record(folder: Path) -> StudentRecord | None:
     """The record a previous batch stored in ``folder``, or None (absent or unusable)."""
     path = folder / RECORD
@@ -348,7 +342,6 @@ class _Worker:
         results = grade_submission(
             notebook,
             checker=self._checker(),
-            kernel_env=self.pool.kernel_env,
             copy_siblings=submission.own_folder,
         )
         return GRADED, results, ""
@@ -383,7 +376,6 @@ class _Pool:
 
     def __init__(self, submissions: list[Submission], rubric: Rubric, workers: int):
         self.rubric, self.rubric_hash = rubric, rubric_sha256(rubric)
-        self.kernel_env = thread_variables(workers)
         self.todo: queue.Queue[Submission] = queue.Queue()
         self.done: queue.Queue[StudentRecord | _SetupFailure] = queue.Queue()
         self.stopping = threading.Event()
