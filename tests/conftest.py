@@ -18,7 +18,7 @@ def mnist_path() -> Path:
     The tests need the real file (no network here); a missing file is a set-up error,
     reported as a failure rather than a skip.
     """
-    path = Path(os.environ.get("MNIST_PATH") or SHARED_MNIST)
+    path = Path(os.environ.get("MNIST_PATH") or SHARED_MNIST).resolve()
     if not path.is_file():
         pytest.fail(f"MNIST file not found at {path}; set MNIST_PATH to a copy of mnist.npz")
     return path
