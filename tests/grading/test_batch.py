@@ -168,7 +168,9 @@ def test_kernels_keep_the_thread_pools_of_a_notebook_graded_alone(monkeypatch, t
     _make(tmp_path / "class", {"alice.ipynb": NB})
     with contextlib.suppress(Exception):
         grade_batch(tmp_path / "class", tmp_path / "out", workers=2)
-    assert calls and all("kernel_env" not in call for call in calls)
+    assert calls
+    for call in calls:  # only the inter-op pool, which changes no result, is made smaller
+        assert set(call.get("kernel_env", {})) <= {"TF_NUM_INTEROP_THREADS"}
 
 
 # grades.csv and resuming, with submissions that need no kernel -------------------------------

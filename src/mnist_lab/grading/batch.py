@@ -10,8 +10,8 @@ So, in this order:
    as that student's error, graded zero with the reason, never a crash;
 2. a student whose record (results, the notebook's SHA-256, the rubric's hash) matches is
    reused; every other one is graded by one of a few worker threads, each with its own
-   checker process reused across its notebooks. Each kernel keeps TensorFlow's own thread
-   pools, one thread per core, as a notebook graded alone does: how many threads share a
+   checker process reused across its notebooks. Each kernel keeps TensorFlow's own intra-op
+   pool, one thread per core, as a notebook graded alone does (and one inter-op thread): how many threads share a
    sum changes a trained model's last digits, which can tip an accuracy just over or under
    a threshold, so a grade must not depend on the batch it was graded in;
 3. the main thread alone writes: each student's result files and record (``record.json``,
@@ -60,6 +60,10 @@ RECORD = "record.json"
 # Memory one worker needs at its peak: a kernel holding MNIST as floats while TensorFlow
 # trains, and a checker with TensorFlow, MNIST and two models loaded.
 MEMORY_PER_WORKER = 3 * 2**30
+# One inter-op thread per kernel: with several kernels on the cores, TensorFlow's pool for
+# running independent ops side by side only adds threads; it does not change any result.
+# The intra-op pools, which split each op's sums and so decide its last digits, are kept.
+KERNEL_THREADS = {"TF_NUM_INTEROP_THREADS": "1"}
 POLL_SECONDS = 0.5
 STOP_SECONDS = 30.0
 LAYOUTS = (
@@ -342,6 +346,7 @@ class _Worker:
         results = grade_submission(
             notebook,
             checker=self._checker(),
+            kernel_env=KERNEL_THREADS,
             copy_siblings=submission.own_folder,
         )
         return GRADED, results, ""
