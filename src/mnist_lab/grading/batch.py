@@ -11,9 +11,10 @@ So, in this order:
 2. a student whose record (results, the notebook's SHA-256, the rubric's hash) matches is
    reused; every other one is graded by one of a few worker threads, each with its own
    checker process reused across its notebooks. Each kernel keeps TensorFlow's own intra-op
-   pool, one thread per core, as a notebook graded alone does (and one inter-op thread): how many threads share a
-   sum changes a trained model's last digits, which can tip an accuracy just over or under
-   a threshold, so a grade must not depend on the batch it was graded in;
+   pool, one thread per core, as a notebook graded alone does (and gets one inter-op
+   thread): how many threads share a sum changes a trained model's last digits, which
+   can tip an accuracy just over or under a threshold, so a grade must not depend on the
+   batch it was graded in;
 3. the main thread alone writes: each student's result files and record (``record.json``,
    last, so that it vouches for the files before it), then ``grades.csv``, each file whole
    and then moved into place, so a batch killed at any moment leaves only complete files;
