@@ -98,8 +98,20 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def scores(path: Path, student_key: str) -> dict[str, str]:
+    """Each student's score as written, or the row's status where it has no score (a
+    grade-batch row that could not be graded)."""
     with open(path, newline="") as file:
-        return {row[student_key]: row["score"] for row in csv.DictReader(file)}
+        return {
+            row[student_key]: _as_number(row["score"]) or row.get("status", "no score")
+            for row in csv.DictReader(file)
+        }
+
+
+def _as_number(text: str) -> str:
+    try:
+        return f"{float(text):.1f}"
+    except ValueError:
+        return ""
 
 
 def main() -> int:
@@ -150,7 +162,7 @@ def main() -> int:
     differ = sorted(
         student
         for student in STUDENTS
-        if len({float(table[column].get(student, "nan")) for column in columns}) > 1
+        if len({table[column].get(student, "-") for column in columns}) > 1
     )
     print(f"scores differ for: {', '.join(differ)}" if differ else "every score agrees")
     best = min(kit, key=kit.get)

@@ -23,6 +23,7 @@ from mnist_lab.grading.results import GradingResults
 from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.paths import SOLUTION_NOTEBOOK
 from tests.fixtures import submissions
+from tests.fixtures.submissions.broken import LAMBDA_MARKERS
 from tests.fixtures.submissions.template import template_from_solution
 
 # What a CNN with 8 filters trained on 8,000 images for 5 epochs reliably reaches (about
@@ -30,6 +31,11 @@ from tests.fixtures.submissions.template import template_from_solution
 TINY_THRESHOLDS = {"lab_accuracy": 0.90, "improved_accuracy": 0.85}
 # Gradings run side by side: each waits on kernels and processes part of the time.
 WORKERS = 3
+
+# The lambda_layer_model fixture's markers, made before any fixture is graded so that a
+# kernel run as a user of its own (the grader is root) can write in it, as in /tmp.
+LAMBDA_MARKERS.mkdir(exist_ok=True)
+LAMBDA_MARKERS.chmod(0o1777)
 
 
 @pytest.fixture(scope="session")

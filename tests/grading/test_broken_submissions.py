@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -115,7 +114,7 @@ def test_an_old_format_fixture_is_stored_in_that_format(name):
 def test_code_in_a_lambda_layer_runs_in_the_kernel_and_never_in_the_checker(graded):
     """The Lambda writes a marker naming its process each time it runs."""
     graded("lambda_layer_model")
-    markers = Path(tempfile.gettempdir()) / LAMBDA_MARKERS
+    markers = LAMBDA_MARKERS
     written = [
         path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         for path in markers.iterdir()

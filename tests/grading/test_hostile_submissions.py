@@ -60,6 +60,8 @@ HONEST_PASSES = {
     "monkeypatches_builtins": {"data_shapes", "scaled_pixels"},
     "writes_fake_junit": PREP_PASSES,
     "reads_hidden_checks": {"scaled_pixels"},
+    # Run as a user of its own, its kill(-1) reaches no process but its own children.
+    "kills_every_process": PREP_PASSES,
     "opens_network_connection": PREP_PASSES,
     # The model cannot be loaded without running its Lambda's code, so the model checks fail.
     "lambda_layer_model": PREP_PASSES,
@@ -98,6 +100,7 @@ STUDENT_SEES = {
     "monkeypatches_builtins": "y_train_onehot is a __main__.ClaimsToBeAnything, not a NumPy array",
     "writes_fake_junit": "Score: 30 / 100",
     "reads_hidden_checks": "Score: 10 / 100",
+    "kills_every_process": "Score: 30 / 100",
     "opens_network_connection": "Score: 30 / 100",
     "lambda_layer_model": "`model` was saved but could not be loaded safely (ValueError: "
     "Requested the deserialization of a `Lambda` layer",

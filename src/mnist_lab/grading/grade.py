@@ -7,8 +7,9 @@ The steps, in this order for a reason:
 2. start the checker process (`checker`) and let it load everything it will use;
 3. run the notebook in its own kernel, in a private temporary folder, behind `sandbox`
    (which holds it to the rubric's memory limit, ends any process the notebook leaves
-   behind, and reports why the kernel ended); its first cell waits for the checker to be
-   ready, so no student code runs before the grader's code and data are in memory;
+   behind, and reports why the kernel ended), as a user of its own when the grader is root
+   (`kernel_user`); its first cell waits for the checker to be ready, so no student code
+   runs before the grader's code and data are in memory;
 4. export the lab's artefacts from the kernel (`export`), with rows picked at random now;
 5. ask the checker for the results, signed with this run's key (`protocol`);
 6. write results.json (Gradescope), junit.xml, feedback.md and feedback.html, each file
@@ -41,7 +42,7 @@ import nbformat
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import locate_mnist
 from mnist_lab.errors import LabError
-from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading import kernel_user, protocol, sandbox
 from mnist_lab.grading.export import export_cell
 from mnist_lab.grading.feedback import render_html, render_markdown
 from mnist_lab.grading.results import CellError, CheckResult, GradingResults
@@ -50,7 +51,7 @@ from mnist_lab.grading.runner import all_failed
 from mnist_lab.notebook.execute import ExecutedNotebook, execute_notebook, read_notebook
 from mnist_lab.notebook.inspect import cell_seconds
 from mnist_lab.notebook.output_limits import MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT, MB
-from mnist_lab.paths import sample_images_dir
+from mnist_lab.paths import SAMPLE_IMAGES, sample_images_dir
 from mnist_lab.scans import ManifestError, Sample, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -280,23 +281,41 @@ def _run_and_check(
     limits = checker.rubric.limits
     kernel_end = folder / "kernel-end.json"  # the sandbox says here why the kernel ended
     scans = _anonymous_copies(read_manifest(checker.samples_dir), folder / "scans")
-    executed = execute_notebook(
-        notebook,
-        cell_timeout=limits.cell_timeout_s,
-        notebook_timeout=limits.notebook_timeout_s,
-        allow_errors=True,
-        extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
-        env={
-            **options.kernel_env,
-            MNIST_ENV_VAR: str(checker.mnist_path),
-            "MNIST_LAB_SAMPLES": str(checker.samples_dir),
-        },
-        cwd=run_dir,
-        kernel_wrapper=sandbox.wrapper_command(
-            memory_limit_mb=limits.memory_limit_mb, report=kernel_end
-        ),
-        before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
-    )
+    user = kernel_user.acquire()  # None unless the grader is root
+    try:
+        # The notebook's own scans are the kit's, which students have: never the grading
+        # scans, which may be a private set (see autograder/README.md).
+        mnist_path, samples_dir, home = checker.mnist_path, SAMPLE_IMAGES, None
+        if user is not None:
+            home = folder / "home"
+            kernel_user.prepare(user, folder, writable=[run_dir, export_dir], home=home)
+            data = folder / "data"
+            data.mkdir(mode=0o755)
+            data.chmod(0o755)
+            mnist_path = kernel_user.readable_copy(mnist_path, data / "mnist.npz")
+            samples_dir = kernel_user.readable_copy(samples_dir, data / "samples")
+        executed = execute_notebook(
+            notebook,
+            cell_timeout=limits.cell_timeout_s,
+            notebook_timeout=limits.notebook_timeout_s,
+            allow_errors=True,
+            extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
+            env={
+                **options.kernel_env,
+                MNIST_ENV_VAR: str(mnist_path),
+                "MNIST_LAB_SAMPLES": str(samples_dir),
+            },
+            cwd=run_dir,
+            kernel_wrapper=sandbox.wrapper_command(
+                memory_limit_mb=limits.memory_limit_mb,
+                report=kernel_end,
+                uid=None if user is None else user.uid,
+                home=home,
+            ),
+            before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
+        )
+    finally:
+        kernel_user.release(user)
     cells = [cell_seconds(cell) or 0.0 for cell in executed.notebook.cells]
     export_seconds = cells[-1] if _is_export(executed.notebook.cells[-1]) else 0
     logger.info(
@@ -354,10 +373,12 @@ def _anonymous_copies(samples: list[Sample], folder: Path) -> list[str]:
     see, ties each copy to its label.
     """
     folder.mkdir()
+    folder.chmod(0o755)  # readable by a kernel run as a user of its own (`kernel_user`)
     copies = []
     for sample in samples:
         copy = folder / f"{secrets.token_hex(8)}{sample.path.suffix.lower()}"
         shutil.copyfile(sample.path, copy)
+        copy.chmod(0o644)
         copies.append(str(copy))
     return copies
 

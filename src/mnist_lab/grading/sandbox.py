@@ -1,7 +1,13 @@
 """Start the student's kernel, hold it to a memory limit, and end everything it leaves behind.
 
-Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] -- KERNEL COMMAND ...``
-(the grader puts this in front of the kernel command; `wrapper_command` builds it).
+Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] [--uid N --home DIR]
+-- KERNEL COMMAND ...`` (the grader puts this in front of the kernel command;
+`wrapper_command` builds it).
+
+- **Another user.** With ``--uid`` (the grader runs as root: see `kernel_user`), the kernel
+  runs as that unprivileged user, with no supplementary groups, ``DIR`` as its home and
+  temporary folder, and a copy of its connection file that it can read. This process stays
+  root, so the kernel cannot signal it, the grader or anything else that is not its own.
 
 - **Clean-up.** On Linux this process becomes a "child subreaper": a process the student's
   code starts and detaches (a double fork, a new session) is re-parented here instead of to
@@ -70,14 +76,63 @@ def become_subreaper() -> bool:
         return False
 
 
-def wrapper_command(*, memory_limit_mb: int | None = None, report: Path | None = None) -> list[str]:
+def wrapper_command(
+    *,
+    memory_limit_mb: int | None = None,
+    report: Path | None = None,
+    uid: int | None = None,
+    home: Path | None = None,
+) -> list[str]:
     """The command to put in front of a kernel command to run it in this sandbox."""
     command = [sys.executable, "-I", str(Path(__file__).resolve())]
     if memory_limit_mb is not None:
         command += ["--memory-limit-mb", str(memory_limit_mb)]
     if report is not None:
         command += ["--report", str(report)]
+    if uid is not None:
+        if home is None:
+            raise ValueError("a kernel run as another user needs a home folder")
+        command += ["--uid", str(uid), "--home", str(home)]
     return [*command, "--"]
+
+
+# Another user --------------------------------------------------------------------------------
+
+# Variables that would point the kernel at the grader's own folders.
+PERSONAL_VARIABLES = (
+    "IPYTHONDIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "KERAS_HOME",
+    "MPLCONFIGDIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_RUNTIME_DIR",
+)
+
+
+def as_user(command: list[str], uid: int, home: Path) -> tuple[list[str], dict[str, str]]:
+    """The kernel command and environment for running it as ``uid`` with ``home``.
+
+    The connection file the grader wrote (``-f PATH``) is in a folder only the grader can
+    enter; the kernel gets a copy in its home, readable by it alone.
+    """
+    command = list(command)
+    if "-f" in command[:-1]:
+        where = command.index("-f") + 1
+        source = Path(command[where])
+        copy = home / source.name
+        copy.write_bytes(source.read_bytes())
+        os.chown(copy, uid, uid)
+        copy.chmod(0o600)
+        command[where] = str(copy)
+    environment = {
+        name: value for name, value in os.environ.items() if name not in PERSONAL_VARIABLES
+    }
+    environment.update(HOME=str(home), TMPDIR=str(home / "tmp"), USER="student", LOGNAME="student")
+    return command, environment
 
 
 # Processes -----------------------------------------------------------------------------------
@@ -313,20 +368,33 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="sandbox.py")
     parser.add_argument("--memory-limit-mb", type=int, default=None)
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--uid", type=int, default=None)
+    parser.add_argument("--home", type=Path, default=None)
     return parser.parse_args(argv[: max(split, 0)]), argv[split + 1 :]
 
 
 def main(argv: list[str]) -> int:
     options, command = _parse(argv)
-    if not command:
-        print("usage: sandbox.py [OPTIONS] -- KERNEL COMMAND ...", file=sys.stderr)
+    if not command or (options.uid is not None and options.home is None):
+        usage = "usage: sandbox.py [OPTIONS] [--uid N --home DIR] -- KERNEL COMMAND ..."
+        print(usage, file=sys.stderr)
         return 2
     become_subreaper()
     if options.memory_limit_mb is not None:
         set_data_backstop(options.memory_limit_mb)
     # A Python-level handler, not SIG_IGN: the kernel must not inherit an ignored SIGINT.
     signal.signal(signal.SIGINT, lambda *_: None)
-    kernel = subprocess.Popen(command)
+    if options.uid is None:
+        kernel = subprocess.Popen(command)
+    else:
+        command, environment = as_user(command, options.uid, options.home)
+        kernel = subprocess.Popen(
+            command,
+            user=options.uid,
+            group=options.uid,
+            extra_groups=[],
+            env=environment,
+        )
     signal.signal(signal.SIGTERM, lambda *_: kernel.kill())
     code, report = watch(kernel, options.memory_limit_mb)
     end_descendants()

@@ -50,3 +50,8 @@ echo "setup.sh: using $PYTHON ($("$PYTHON" --version))"
 make_venv "$PYTHON"
 "$VENV/bin/python" -m pip install "$SOURCE"/mnist_cnn_lab-*.whl
 "$VENV/bin/mnist-lab" --version
+
+# Students' kernels run as unprivileged users of their own (the grader runs as root): they
+# must be able to read the virtualenv, and must not read the rubric and the grading scans.
+chmod -R a+rX "$VENV"
+chmod 700 "$SOURCE"

@@ -1,0 +1,180 @@
+"""A grader running as root runs each kernel as an unprivileged user of its own.
+
+The tests that start kernels need root (only root can switch users); they are skipped
+elsewhere, where kernels run as the grader's own user (autograder/README.md, "Limits of
+this design"). CI and Gradescope run as root.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.grading import kernel_user, sandbox
+from tests.fixtures import submissions
+from tests.fixtures.submissions.broken import PREP_PASSES
+
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="only a grader running as root can run kernels as other users",
+)
+
+
+@pytest.fixture
+def as_root(monkeypatch):
+    monkeypatch.setattr(kernel_user.os, "geteuid", lambda: 0)
+    monkeypatch.delenv(kernel_user.ENV_VAR, raising=False)
+
+
+def test_kernels_get_a_user_of_their_own_only_when_the_grader_is_root(monkeypatch):
+    monkeypatch.delenv(kernel_user.ENV_VAR, raising=False)
+    monkeypatch.setattr(kernel_user.os, "geteuid", lambda: 1000)
+    assert kernel_user.acquire() is None
+    monkeypatch.setattr(kernel_user.os, "geteuid", lambda: 0)
+    assert kernel_user.wanted()
+    monkeypatch.setenv(kernel_user.ENV_VAR, "same")
+    assert kernel_user.acquire() is None
+
+
+def test_each_run_gets_a_different_user_that_is_no_account(as_root):
+    users = [kernel_user.acquire() for _ in range(200)]
+    try:
+        uids = [user.uid for user in users]
+        assert len(set(uids)) == len(uids)
+        assert all(uid in kernel_user.UID_RANGE for uid in uids)
+        assert not any(kernel_user._is_account(uid) for uid in uids)
+    finally:
+        for user in users:
+            kernel_user.release(user)
+    assert not kernel_user._taken
+
+
+def test_data_in_a_private_folder_is_linked_or_copied_where_others_can_read_it(tmp_path):
+    private = tmp_path / "private"
+    (private / "scans").mkdir(parents=True)
+    (private / "mnist.npz").write_bytes(b"data")
+    (private / "mnist.npz").chmod(0o600)
+    (private / "scans" / "7.png").write_bytes(b"png")
+    private.chmod(0o700)
+    open_folder = tmp_path / "open"
+    open_folder.mkdir()
+
+    copy = kernel_user.readable_copy(private / "mnist.npz", open_folder / "mnist.npz")
+    scans = kernel_user.readable_copy(private / "scans", open_folder / "scans")
+
+    assert copy.read_bytes() == b"data" and copy.stat().st_mode & 0o777 == 0o644
+    assert (private / "mnist.npz").stat().st_mode & 0o777 == 0o600  # the original unchanged
+    assert (scans / "7.png").read_bytes() == b"png" and scans.stat().st_mode & 0o005 == 0o005
+    assert (scans / "7.png").stat().st_mode & 0o004
+
+
+@needs_root
+def test_a_python_the_user_cannot_reach_leaves_kernels_as_root_with_a_warning(
+    tmp_path, monkeypatch, caplog
+):
+    hidden = tmp_path / "root-only"
+    hidden.mkdir()
+    hidden.chmod(0o700)
+    (hidden / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(kernel_user.sys, "executable", str(hidden / "python"))
+    monkeypatch.setattr(kernel_user, "_preflight", {})
+    monkeypatch.delenv(kernel_user.ENV_VAR, raising=False)
+    with caplog.at_level(logging.WARNING, logger=kernel_user.__name__):
+        assert kernel_user.acquire() is None
+        assert kernel_user.acquire() is None  # found out once, said once
+    [warning] = caplog.messages
+    assert "cannot start the kit's Python" in warning and "PermissionError" in warning
+    assert "Let other users pass through" in warning and f"{hidden} (`chmod o+x" in warning
+    assert not kernel_user._taken
+
+
+@pytest.fixture
+def passable_folder():
+    """A temporary folder others may pass through (pytest's own are root's alone)."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o711)
+        yield Path(folder)
+
+
+@needs_root
+def test_the_kernel_runs_unprivileged_and_cannot_signal_its_sandbox(passable_folder):
+    tmp_path = passable_folder
+    home = tmp_path / "home"
+    home.mkdir()
+    uid = kernel_user.UID_RANGE[1]
+    os.chown(home, uid, uid)
+    connection = tmp_path / "kernel.json"
+    connection.write_text('{"key": "secret"}')
+    connection.chmod(0o600)
+    probe = (
+        "import json, os, signal, sys\n"
+        "seen = {'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(),\n"
+        "        'home': os.environ['HOME'], 'connection': open(sys.argv[2]).read()}\n"
+        "try:\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    seen['kill'] = 'sent'\n"
+        "except PermissionError:\n"
+        "    seen['kill'] = 'refused'\n"
+        "print(json.dumps(seen))\n"
+    )
+    wrapper = sandbox.wrapper_command(uid=uid, home=home)
+    completed = subprocess.run(
+        [*wrapper, sys.executable, "-c", probe, "-f", str(connection)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert (seen["uid"], seen["gid"], seen["groups"]) == (uid, uid, [])
+    assert seen["home"] == str(home) and seen["connection"] == '{"key": "secret"}'
+    assert seen["kill"] == "refused"
+
+
+@needs_root
+def test_a_notebook_that_kills_its_sandbox_cannot_rewrite_its_results(tmp_path):
+    """Run `mnist-lab grade` as CI does: the notebook finds --out from the process tree,
+    leaves a process rewriting results.json, and tries to kill the sandbox guarding it."""
+    notebook = tmp_path / "kills_its_sandbox.ipynb"
+    notebook.write_bytes(submissions.path("kills_its_sandbox").read_bytes())
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    time.sleep(2)  # the detached writer tried every 0.25 s while it lived
+    results = json.loads((out / "results.json").read_text())
+    assert "HACKED" not in json.dumps(results)
+    passed = [test for test in results["tests"] if test["status"] == "passed"]
+    assert len(passed) == len(PREP_PASSES) and results["score"] == 30  # its honest points
+    assert "PermissionError" in results["output"]
+
+
+@needs_root
+def test_a_batch_survives_a_notebook_that_signals_every_process(tmp_path):
+    """`os.kill(-1, SIGKILL)` from a kernel running as root would end the whole machine."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("kills_every_process", "kills_its_sandbox"):
+        (folder / f"{name}.ipynb").write_bytes(submissions.path(name).read_bytes())
+    out = tmp_path / "graded"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lab", "grade-batch", str(folder), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    rows = (out / "grades.csv").read_text()
+    assert rows.count(",graded,") == 2 and "HACKED" not in rows, rows
