@@ -20,13 +20,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_run import timed  # noqa: E402
+
 TARGET_OVERHEAD = 0.06
 # Run in its own process so that both sides pay for one Python start-up.
 PLAIN_NBCLIENT = """\
@@ -39,17 +41,6 @@ NotebookClient(
     notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}
 ).execute()
 """
-
-
-def timed(command: list[str], cwd: Path, env: dict) -> float:
-    started = time.perf_counter()
-    finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if finished.returncode != 0:
-        raise SystemExit(
-            f"{command} failed (exit {finished.returncode}):\n{finished.stderr[-3000:]}"
-        )
-    return seconds
 
 
 def main() -> int:

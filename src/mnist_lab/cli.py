@@ -123,3 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mnist-lab {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output was piped to a program that stopped reading (head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

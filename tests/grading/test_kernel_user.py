@@ -178,3 +178,22 @@ def test_a_batch_survives_a_notebook_that_signals_every_process(tmp_path):
     assert completed.returncode == 0, completed.stderr
     rows = (out / "grades.csv").read_text()
     assert rows.count(",graded,") == 2 and "HACKED" not in rows, rows
+
+
+@needs_root
+def test_a_notebook_starting_processes_without_end_meets_the_process_limit(tmp_path):
+    notebook = tmp_path / "spawns_processes.ipynb"
+    notebook.write_bytes(submissions.path("spawns_processes").read_bytes())
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["score"] == 30  # its honest points: the data steps
+    assert "BlockingIOError" in results["output"]  # the process limit, in its cell
+    left = subprocess.run(["pgrep", "-f", "^sleep 600$"], capture_output=True, text=True)
+    assert left.stdout == "", "the sleepers outlived the grading"

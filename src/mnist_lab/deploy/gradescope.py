@@ -89,7 +89,7 @@ def build_gradescope_zip(
         wheel = build_wheel(Path(scratch))
         members.insert(2, Member(wheel.name, wheel.read_bytes()))
     write_zip(out, members)
-    logger.info("Wrote %s", out)
+    logger.debug("Wrote %s", out)
     return members
 
 

@@ -8,6 +8,7 @@ Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] [--uid N --h
   runs as that unprivileged user, with no supplementary groups, ``DIR`` as its home and
   temporary folder, and a copy of its connection file that it can read. This process stays
   root, so the kernel cannot signal it, the grader or anything else that is not its own.
+  That user may have at most `MAX_PROCESSES` processes and threads (a fork bomb fails).
 
 - **Clean-up.** On Linux this process becomes a "child subreaper": a process the student's
   code starts and detaches (a double fork, a new session) is re-parented here instead of to
@@ -52,6 +53,10 @@ CLEANUP_SECONDS = 5.0
 POLL_SECONDS = 0.1
 # The RLIMIT_DATA backstop, as a multiple of the memory limit (see the module docstring).
 DATA_LIMIT_FACTOR = 2
+# The processes and threads a kernel run as a user of its own may have at once: TensorFlow
+# training a model uses about 10 threads on 2 cores, a kernel a few more; a fork bomb
+# meets the limit.
+MAX_PROCESSES = 1024
 MB = 1024 * 1024
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Each thread's children are listed in /proc (cheap); without that, all of /proc is scanned.
@@ -230,6 +235,21 @@ def end_descendants(timeout: float = CLEANUP_SECONDS) -> None:
         time.sleep(0.02)
 
 
+def limit_processes(count: int = MAX_PROCESSES) -> None:
+    """Limit the processes and threads of the kernel's user to ``count`` (RLIMIT_NPROC).
+
+    Counted per user, so it holds only for a kernel run as a user of its own; root (this
+    process) is exempt. A fork bomb then fails with BlockingIOError in its cell instead of
+    using up the machine's process ids (32,768 by default) for every other program.
+    """
+    import resource  # POSIX only
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    if hard != resource.RLIM_INFINITY:
+        count = min(count, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (count, count))
+
+
 # The memory limit ----------------------------------------------------------------------------
 
 
@@ -388,6 +408,7 @@ def main(argv: list[str]) -> int:
         kernel = subprocess.Popen(command)
     else:
         command, environment = as_user(command, options.uid, options.home)
+        limit_processes()
         kernel = subprocess.Popen(
             command,
             user=options.uid,
