@@ -27,7 +27,7 @@ from mnist_lab.grading.grade import Checker, grade_submission, write_results
 from mnist_lab.grading.results import GradingResults
 from mnist_lab.grading.runner import all_failed
 from tests.fixtures import submissions
-from tests.fixtures.submissions.broken import LAMBDA_MARKERS, OLD_FORMATS, UNREADABLE
+from tests.fixtures.submissions.broken import DAMAGED, LAMBDA_MARKERS, OLD_FORMATS, UNREADABLE
 from tests.grading.test_hostile_submissions import assert_graded_as_expected
 
 # Small enough to keep the test short, large enough for the data steps on a busy machine.
@@ -90,9 +90,16 @@ def test_a_file_that_is_not_a_notebook_is_graded_zero_with_the_reason(tmp_path, 
     assert "download it again from Jupyter" in results.checks[0].message
 
 
-@pytest.mark.parametrize("name", sorted(UNREADABLE))
-def test_the_unreadable_fixture_matches_its_definition(name):
-    assert submissions.path(name).read_bytes() == UNREADABLE[name], (
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_a_damaged_notebook_is_repaired_graded_and_the_student_told(tmp_path, name):
+    results, out_dir = grade_copy(name, tmp_path)
+    assert_graded_as_expected(name, results, out_dir)
+    assert results.cell_errors == ()
+
+
+@pytest.mark.parametrize("name", sorted({**UNREADABLE, **DAMAGED}))
+def test_the_byte_for_byte_fixture_matches_its_definition(name):
+    assert submissions.path(name).read_bytes() == {**UNREADABLE, **DAMAGED}[name], (
         "Run `python -m tests.fixtures.submissions` to rewrite the fixture files."
     )
 

@@ -25,7 +25,7 @@ import pytest
 from mnist_lab.grading.checks import CHECK_NAMES
 from mnist_lab.grading.results import GradingResults
 from tests.fixtures.submissions import all_submissions, limit_submissions
-from tests.fixtures.submissions.broken import PREP_PASSES, UNREADABLE
+from tests.fixtures.submissions.broken import DAMAGED, PREP_PASSES, UNREADABLE
 from tests.grading.conftest import assert_gradescope_results
 
 # The checks each hostile or broken notebook honestly passes; it must fail all the others.
@@ -44,6 +44,9 @@ HONEST_PASSES = {
     "not_a_notebook": set(),
     "empty_file": set(),
     "empty_notebook": set(),
+    # Invalid JSON a tool or a hand edit left: repaired, then graded like any notebook.
+    "missing_outputs": PREP_PASSES,
+    "unknown_cell_type": PREP_PASSES,
     # Converted from nbformat 3, then graded like any notebook.
     "old_nbformat": PREP_PASSES,
     # The one-hot cell cannot run; the steps that do not need it are graded.
@@ -86,6 +89,9 @@ STUDENT_SEES = {
     "empty_file": "could not be read as a Jupyter notebook",
     "empty_notebook": "has no code cells: there is nothing to run",
     "old_nbformat": "is in an old format (nbformat 3); it was converted",
+    "missing_outputs": "(code cells' missing execution_count added; missing or damaged outputs "
+    "of code cells replaced); it was repaired to be graded",
+    "unknown_cell_type": "(a cell of unknown type 'heading' became raw text); it was repaired",
     "syntax_error": "`y_train_onehot` and `y_test_onehot` are not defined: the cell that names it "
     "could not run, cell 4 (Fixture submission: syntax_error): SyntaxError",
     "exception_in_early_cell": "cell 3 (Fixture submission: exception_in_early_cell): "
@@ -132,7 +138,8 @@ POOLED = sorted(set(HONEST_PASSES) & set(all_submissions()))
 
 def test_every_fixture_of_the_corpus_has_its_expected_outcome():
     assert set(HONEST_PASSES) == set(STUDENT_SEES)
-    assert set(HONEST_PASSES) <= set(all_submissions()) | set(limit_submissions()) | set(UNREADABLE)
+    graded_as_files = set(UNREADABLE) | set(DAMAGED)
+    assert set(HONEST_PASSES) <= set(all_submissions()) | set(limit_submissions()) | graded_as_files
 
 
 @pytest.mark.parametrize("name", POOLED)

@@ -48,7 +48,12 @@ from mnist_lab.grading.feedback import render_html, render_markdown
 from mnist_lab.grading.results import CellError, CheckResult, GradingResults
 from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.grading.runner import all_failed
-from mnist_lab.notebook.execute import ExecutedNotebook, execute_notebook, read_notebook
+from mnist_lab.notebook.execute import (
+    REPAIRS_KEY,
+    ExecutedNotebook,
+    execute_notebook,
+    read_notebook,
+)
 from mnist_lab.notebook.inspect import cell_seconds
 from mnist_lab.notebook.output_limits import MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT, MB
 from mnist_lab.paths import SAMPLE_IMAGES, sample_images_dir
@@ -238,15 +243,23 @@ def _as_rubric(rubric: Rubric | str | os.PathLike | None) -> Rubric:
 
 
 def _format_notes(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
-    """A note for a notebook that nbformat converted from an older format to read it."""
+    """Notes for a notebook that was converted from an older format, or repaired, to read it."""
+    notes = []
     version = notebook.metadata.get("orig_nbformat")
-    if version is None or version >= nbformat.current_nbformat:
-        return ()
-    return (
-        f"Your notebook is in an old format (nbformat {version}); it was converted to the "
-        f"current one ({nbformat.current_nbformat}) to be graded. Open and save it in a "
-        "current Jupyter before you hand it in.",
-    )
+    if version is not None and version < nbformat.current_nbformat:
+        notes.append(
+            f"Your notebook is in an old format (nbformat {version}); it was converted to the "
+            f"current one ({nbformat.current_nbformat}) to be graded. Open and save it in a "
+            "current Jupyter before you hand it in."
+        )
+    repairs = notebook.metadata.get(REPAIRS_KEY)
+    if repairs:
+        notes.append(
+            f"Your notebook file was not a valid notebook ({'; '.join(repairs)}); it was "
+            "repaired to be graded, and your code ran as written. Open it in Jupyter and "
+            "save it (File > Save) before you hand it in again."
+        )
+    return tuple(notes)
 
 
 @dataclass(frozen=True)
