@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -197,3 +198,29 @@ def test_a_notebook_starting_processes_without_end_meets_the_process_limit(tmp_p
     assert "BlockingIOError" in results["output"]  # the process limit, in its cell
     left = subprocess.run(["pgrep", "-f", "^sleep 600$"], capture_output=True, text=True)
     assert left.stdout == "", "the sleepers outlived the grading"
+
+
+@needs_root
+def test_dev_shm_counts_as_memory_and_what_a_kernel_leaves_behind_is_removed(passable_folder):
+    """tmpfs files are memory no process's RSS shows; /dev/shm here is as big as the RAM."""
+    uid = kernel_user.UID_RANGE[2]
+    home = passable_folder / "home"
+    home.mkdir()
+    os.chown(home, uid, uid)
+    token = secrets.token_hex(4)
+    left, bomb = Path(f"/tmp/left-{token}"), Path(f"/dev/shm/bomb-{token}")
+    code = (
+        f"open({str(left)!r}, 'w').write('x')\n"
+        f"with open({str(bomb)!r}, 'wb') as file:\n"
+        "    for _ in range(400):\n"
+        "        file.write(bytes(2**20)); file.flush()\n"
+        "import time; time.sleep(60)\n"
+    )
+    report = passable_folder / "report.json"
+    wrapper = sandbox.wrapper_command(memory_limit_mb=200, report=report, uid=uid, home=home)
+    started = time.monotonic()
+    subprocess.run([*wrapper, sys.executable, "-c", code], timeout=120, check=False)
+    assert time.monotonic() - started < 30  # stopped at the limit, not after its sleep
+    ended = sandbox.read_report(report)
+    assert ended["reason"] == "memory" and ended["used_mb"] > 200
+    assert not left.exists() and not bomb.exists()

@@ -8,7 +8,9 @@ Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] [--uid N --h
   runs as that unprivileged user, with no supplementary groups, ``DIR`` as its home and
   temporary folder, and a copy of its connection file that it can read. This process stays
   root, so the kernel cannot signal it, the grader or anything else that is not its own.
-  That user may have at most `MAX_PROCESSES` processes and threads (a fork bomb fails).
+  That user may have at most `MAX_PROCESSES` processes and threads (a fork bomb fails);
+  what it keeps in /dev/shm counts toward the memory limit, and what it leaves in the
+  folders every user may write in (`SHARED_FOLDERS`) is removed when the kernel ends.
 
 - **Clean-up.** On Linux this process becomes a "child subreaper": a process the student's
   code starts and detaches (a double fork, a new session) is re-parented here instead of to
@@ -40,7 +42,9 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -264,7 +268,61 @@ def set_data_backstop(limit_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
 
 
-def watch(kernel: subprocess.Popen, limit_mb: int | None) -> tuple[int, dict | None]:
+# Folders every user may write in. Files a kernel run as its own user leaves there are
+# removed when it ends; and what it keeps in /dev/shm is memory (tmpfs), so it counts.
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_MEMORY = "/dev/shm"
+
+
+def owned_entries(uid: int, folders: tuple[str, ...] = SHARED_FOLDERS) -> list[str]:
+    """The entries at the top of ``folders`` that belong to ``uid`` (links not followed)."""
+    found = []
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == uid:
+                    found.append(path)
+    return found
+
+
+def _stored_bytes(path: str) -> int:
+    """The bytes ``path`` takes (a folder: all it holds), links not followed."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return 0
+    total = status.st_blocks * 512
+    if stat.S_ISDIR(status.st_mode):
+        for root, folders, files in os.walk(path):
+            for name in folders + files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def shared_memory_bytes(uid: int) -> int:
+    """What ``uid`` keeps in /dev/shm: memory, though no process's RSS counts it."""
+    return sum(_stored_bytes(path) for path in owned_entries(uid, (SHARED_MEMORY,)))
+
+
+def remove_owned(uid: int) -> None:
+    """Remove what ``uid`` left at the top of the shared folders."""
+    for path in owned_entries(uid):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def watch(
+    kernel: subprocess.Popen, limit_mb: int | None, uid: int | None = None
+) -> tuple[int, dict | None]:
     """Wait for the kernel to end; over ``limit_mb``, or once the grader is gone, kill its tree.
 
     The grader started this process; when it dies (killed with SIGKILL, say), this process
@@ -286,6 +344,8 @@ def watch(kernel: subprocess.Popen, limit_mb: int | None) -> tuple[int, dict | N
             continue
         tree = descendants(os.getpid())
         used = sum(resident_bytes(pid) for pid in tree)  # shared pages count once per process
+        if uid is not None:
+            used += shared_memory_bytes(uid)
         if used > limit_mb * MB:
             _kill(tree)
             kernel.wait()
@@ -417,8 +477,10 @@ def main(argv: list[str]) -> int:
             env=environment,
         )
     signal.signal(signal.SIGTERM, lambda *_: kernel.kill())
-    code, report = watch(kernel, options.memory_limit_mb)
+    code, report = watch(kernel, options.memory_limit_mb, options.uid)
     end_descendants()
+    if options.uid is not None:
+        remove_owned(options.uid)
     # Written last, once nothing the notebook started is left to overwrite it.
     write_report(options.report, report or _end_report(code))
     return code
