@@ -10,6 +10,8 @@ small thread pool; later calls wait only for the one they need. Fixtures are gra
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -107,6 +109,29 @@ def grader(tmp_path_factory, tiny_rubric, mnist_path):
 @pytest.fixture(scope="session")
 def graded(grader) -> Callable[[str], GradingResults]:
     return grader.results
+
+
+def run_as_ci(*arguments: str) -> subprocess.CompletedProcess:
+    """``mnist-lab ARGUMENTS`` in a subprocess, as CI runs it (a notebook can then find the
+    command line, --out included, in its process tree); it must exit 0."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lab", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def grade_as_ci(name: str, folder: Path, file_name: str | None = None) -> Path:
+    """`mnist-lab grade` of a copy of the fixture ``name`` (as ``file_name``) in ``folder``,
+    with `run_as_ci`; the --out folder."""
+    notebook = folder / (file_name or f"{name}.ipynb")
+    notebook.write_bytes(submissions.path(name).read_bytes())
+    out = folder / "out"
+    run_as_ci("grade", str(notebook), "--out", str(out))
+    return out
 
 
 def assert_gradescope_results(data: dict) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -28,6 +27,7 @@ from mnist_lab.grading.results import GradingResults
 from mnist_lab.grading.runner import all_failed
 from tests.fixtures import submissions
 from tests.fixtures.submissions.broken import DAMAGED, LAMBDA_MARKERS, OLD_FORMATS, UNREADABLE
+from tests.grading.conftest import grade_as_ci
 from tests.grading.test_hostile_submissions import assert_graded_as_expected
 
 # Small enough to keep the test short, large enough for the data steps on a busy machine.
@@ -134,15 +134,7 @@ def test_code_in_a_lambda_layer_runs_in_the_kernel_and_never_in_the_checker(grad
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds --out through /proc")
 def test_fake_junit_files_and_folders_in_the_out_folder_are_replaced(tmp_path):
     """Run `mnist-lab grade` as CI does; the notebook finds --out from the process tree."""
-    notebook = Path(shutil.copy(submissions.path("writes_fake_junit"), tmp_path / "lab.ipynb"))
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
+    out = grade_as_ci("writes_fake_junit", tmp_path, "lab.ipynb")
     assert (out / "junit.xml").is_file() and (out / "results.json").is_file()
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite.get("name") == "mnist-lab autograder: lab.ipynb"

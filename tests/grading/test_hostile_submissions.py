@@ -15,8 +15,6 @@ test_broken_submissions.py against the same tables.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from mnist_lab.grading.checks import CHECK_NAMES
 from mnist_lab.grading.results import GradingResults
 from tests.fixtures.submissions import all_submissions, limit_submissions
 from tests.fixtures.submissions.broken import DAMAGED, PREP_PASSES, UNREADABLE
-from tests.grading.conftest import assert_gradescope_results
+from tests.grading.conftest import assert_gradescope_results, grade_as_ci
 
 # The checks each hostile or broken notebook honestly passes; it must fail all the others.
 HONEST_PASSES = {
@@ -182,18 +180,7 @@ def test_sys_exit_is_an_error_in_one_cell_only(graded):
 
 def test_fake_result_files_are_replaced_and_stay_replaced(tmp_path):
     """Run `mnist-lab grade` as CI does; the notebook finds --out from the process tree."""
-    from tests.fixtures import submissions
-
-    notebook = tmp_path / "writes_results_file.ipynb"
-    notebook.write_bytes(submissions.path("writes_results_file").read_bytes())
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
+    out = grade_as_ci("writes_results_file", tmp_path)
     time.sleep(2)  # the detached writer rewrote every 0.5 s while it lived
     for name in ("results.json", "junit.xml", "feedback.md"):
         assert "HACKED" not in (out / name).read_text(), name

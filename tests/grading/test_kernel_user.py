@@ -22,6 +22,7 @@ import pytest
 from mnist_lab.grading import kernel_user, sandbox
 from tests.fixtures import submissions
 from tests.fixtures.submissions.broken import PREP_PASSES
+from tests.grading.conftest import grade_as_ci, run_as_ci
 
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0,
@@ -144,16 +145,7 @@ def test_the_kernel_runs_unprivileged_and_cannot_signal_its_sandbox(passable_fol
 def test_a_notebook_that_kills_its_sandbox_cannot_rewrite_its_results(tmp_path):
     """Run `mnist-lab grade` as CI does: the notebook finds --out from the process tree,
     leaves a process rewriting results.json, and tries to kill the sandbox guarding it."""
-    notebook = tmp_path / "kills_its_sandbox.ipynb"
-    notebook.write_bytes(submissions.path("kills_its_sandbox").read_bytes())
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
+    out = grade_as_ci("kills_its_sandbox", tmp_path)
     time.sleep(2)  # the detached writer tried every 0.25 s while it lived
     results = json.loads((out / "results.json").read_text())
     assert "HACKED" not in json.dumps(results)
@@ -170,29 +162,14 @@ def test_a_batch_survives_a_notebook_that_signals_every_process(tmp_path):
     for name in ("kills_every_process", "kills_its_sandbox"):
         (folder / f"{name}.ipynb").write_bytes(submissions.path(name).read_bytes())
     out = tmp_path / "graded"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade-batch", str(folder), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
+    run_as_ci("grade-batch", str(folder), "--out", str(out))
     rows = (out / "grades.csv").read_text()
     assert rows.count(",graded,") == 2 and "HACKED" not in rows, rows
 
 
 @needs_root
 def test_a_notebook_starting_processes_without_end_meets_the_process_limit(tmp_path):
-    notebook = tmp_path / "spawns_processes.ipynb"
-    notebook.write_bytes(submissions.path("spawns_processes").read_bytes())
-    out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade", str(notebook), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr
+    out = grade_as_ci("spawns_processes", tmp_path)
     results = json.loads((out / "results.json").read_text())
     assert results["score"] == 30  # its honest points: the data steps
     assert "BlockingIOError" in results["output"]  # the process limit, in its cell

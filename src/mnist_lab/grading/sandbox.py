@@ -150,8 +150,8 @@ def as_user(command: list[str], uid: int, home: Path) -> tuple[list[str], dict[s
 def _state(pid: int) -> str | None:
     """The process's state letter ("R", "S", "Z"...), or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/stat") as status:
+            return status.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return None
 
@@ -180,8 +180,8 @@ def _children_by_scan(parent: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/stat") as status:
+                fields = status.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         state, ppid = fields[0], int(fields[1])
