@@ -9,7 +9,6 @@ cannot fill the memory of the process that runs the notebook.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
+from nbformat.warnings import MissingIDFieldWarning
 
 from mnist_lab.errors import LabError
 from mnist_lab.notebook.output_limits import OutputBudget
@@ -72,10 +72,15 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
             "(Edit > Clear Outputs of All Cells), save it and hand it in again."
         )
     try:
-        with _quiet_nbformat():
-            notebook = nbformat.read(path, as_version=4)
+        # nbformat.read would log every invalid notebook; it is validated (and reported) below.
+        notebook = nbformat.convert(nbformat.reader.reads(path.read_text(encoding="utf-8")), 4)
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
             raise ValueError("no list of cells at its top level")
+        if notebook.get("nbformat_minor", 0) < nbformat.v4.nbformat_minor:
+            # To 4.5 and its cell ids, as the cells the grader adds carry one.
+            notebook = nbformat.v4.upgrade(
+                notebook, from_version=4, from_minor=notebook.get("nbformat_minor", 0)
+            )
     except Exception as error:  # nbformat raises several unrelated types for bad files
         raise LabError(
             f"{path} could not be read as a Jupyter notebook ({type(error).__name__}: "
@@ -84,13 +89,11 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
         ) from error
     notebook.setdefault("metadata", nbformat.NotebookNode()).pop(REPAIRS_KEY, None)
     try:
-        with _quiet_nbformat():
-            nbformat.validate(notebook)
+        nbformat.validate(notebook)
     except nbformat.ValidationError as error:
         repairs = _repair(notebook)
         try:
-            with _quiet_nbformat():
-                nbformat.validate(notebook)
+            nbformat.validate(notebook)
         except nbformat.ValidationError:
             raise LabError(
                 f"{path} is not a valid notebook: {_first_line(error.message)}. Open and save "
@@ -105,6 +108,8 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
     return notebook
 
 
+# nbformat warns of each cell without an id (Jupyter adds them): `validate` adds them.
+warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
 # Where `read_notebook` lists what it repaired (a key a notebook of its own may not set).
 REPAIRS_KEY = "mnist_lab_repairs"
 CELL_FIELDS = {
@@ -112,20 +117,6 @@ CELL_FIELDS = {
     "markdown": {"metadata": dict, "source": str},
     "raw": {"metadata": dict, "source": str},
 }
-
-
-@contextlib.contextmanager
-def _quiet_nbformat():
-    """nbformat logs and warns about every invalid notebook it reads; the caller reports."""
-    traitlets_logger = logging.getLogger("traitlets")
-    level = traitlets_logger.level
-    traitlets_logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        traitlets_logger.setLevel(level)
 
 
 def _repair(notebook: NotebookNode) -> list[str]:
