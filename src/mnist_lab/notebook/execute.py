@@ -200,6 +200,9 @@ class _ProgressClient(NotebookClient):
         self.cell_errors: list[CellFailure] = []
         self.skipped: dict[int, str] = {}
         self.stuck: int | None = None  # the cell the kernel kept running after its interrupt
+        # The cell sent to the kernel last: a kernel that dies at once may never announce
+        # the cell on iopub, so the cells' metadata can name the one before it.
+        self.running: int | None = None
         if deadline is not None:
             self.timeout_func = self._time_left
 
@@ -216,6 +219,8 @@ class _ProgressClient(NotebookClient):
         if reason is not None:
             self.skipped[cell_index] = reason
             return cell
+        if cell.cell_type == "code":
+            self.running = cell_index
         cell = await super().async_execute_cell(cell, cell_index, execution_count, **kwargs)
         if self._kept_running(cell, cell_index):
             self.stuck = cell_index
@@ -315,18 +320,9 @@ def _first_line(text: str) -> str:
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _failure_from(
-    error: Exception, notebook: NotebookNode, sections: dict[int, str]
-) -> CellFailure:
-    index = next(
-        (
-            i
-            for i, cell in enumerate(notebook.cells)
-            if cell.cell_type == "code"
-            and any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-        ),
-        None,
-    )
+def _failure_from(error: Exception, running: int | None, sections: dict[int, str]) -> CellFailure:
+    """The failure that stopped the run, in the cell that was running (the first cell if
+    the kernel died before any ran)."""
     if isinstance(error, CellExecutionError):
         kind = "error"
         message = _error_message(error.ename, error.evalue)
@@ -334,18 +330,8 @@ def _failure_from(
         kind, message = "timeout", _first_line(str(error))
     else:
         kind, message = "dead kernel", "the kernel died (the code crashed or ran out of memory)"
-    if index is None:
-        index = _last_started_cell(notebook)
+    index = running if running is not None else 0
     return CellFailure(index, sections.get(index, ""), kind, message)
-
-
-def _last_started_cell(notebook: NotebookNode) -> int:
-    started = [
-        i
-        for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code" and "iopub.execute_input" in cell.metadata.get("execution", {})
-    ]
-    return started[-1] if started else 0
 
 
 @dataclass(frozen=True)
@@ -444,7 +430,7 @@ def execute_notebook(
         # The kernel's own stderr (C++ log lines from TensorFlow) is not the notebook's output.
         client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
-        failure = _failure_from(error, notebook, client._sections)
+        failure = _failure_from(error, client.running, client._sections)
     seconds = time.perf_counter() - started
     if failure:
         logger.error("The notebook stopped at %s", failure.describe())
