@@ -59,6 +59,72 @@ def test_each_run_gets_a_different_user_that_is_no_account(as_root):
     assert not kernel_user._taken
 
 
+@pytest.fixture
+def two_uids(monkeypatch):
+    """Kernel uids narrowed to two free ones: (the first, the second)."""
+    busy = kernel_user._uids_of_processes()
+    first = next(
+        uid
+        for uid in kernel_user.UID_RANGE[:-1]
+        if not {uid, uid + 1} & busy and not any(map(kernel_user._is_account, (uid, uid + 1)))
+    )
+    monkeypatch.setattr(kernel_user, "UID_RANGE", range(first, first + 2))
+    return first, first + 1
+
+
+HOLD_LOCK = """
+import fcntl, os, sys
+descriptor = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@needs_root
+def test_a_uid_another_grader_holds_is_never_handed_out(two_uids):
+    held, free = two_uids
+    kernel_user.LOCK_FOLDER.mkdir(mode=0o700, exist_ok=True)
+    other_grader = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(kernel_user.LOCK_FOLDER / str(held))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other_grader.stdout.readline() == "held\n"
+        for _ in range(20):
+            user = kernel_user.acquire()
+            kernel_user.release(user)
+            assert user.uid == free
+        mine = kernel_user.acquire()
+        with pytest.raises(RuntimeError, match="is in use by an account, a process or another"):
+            kernel_user.acquire()  # both taken
+        kernel_user.release(mine)
+    finally:
+        other_grader.communicate("")
+    uids = set()
+    for _ in range(40):  # the other grader is gone: its uid is free again
+        user = kernel_user.acquire()
+        kernel_user.release(user)
+        uids.add(user.uid)
+    assert uids == {held, free} and not kernel_user._taken
+
+
+@needs_root
+def test_a_uid_that_a_process_still_runs_as_is_never_handed_out(two_uids):
+    busy, free = two_uids
+    leftover = subprocess.Popen(["sleep", "60"], user=busy, group=busy, extra_groups=[])
+    try:
+        for _ in range(20):
+            user = kernel_user.acquire()
+            kernel_user.release(user)
+            assert user.uid == free
+    finally:
+        leftover.kill()
+        leftover.wait()
+
+
 def test_data_in_a_private_folder_is_linked_or_copied_where_others_can_read_it(tmp_path):
     private = tmp_path / "private"
     (private / "scans").mkdir(parents=True)

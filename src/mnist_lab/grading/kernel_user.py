@@ -6,7 +6,8 @@ to rewrite results.json, kill the grader (or, with ``os.kill(-1, ...)``, every p
 the machine), rewrite the kit's own code for the next submission, or signal another
 student's kernel in a batch. So the sandbox starts the kernel as an unprivileged user id
 picked for that run (`KernelUser`), with no supplementary groups and a home folder of its
-own. That user can read what every user can (Python, the kit, TensorFlow) and write only
+own. No two kernels share a uid, even from two graders on one machine (each holds a lock
+file per uid in `LOCK_FOLDER`), and a uid that a process still runs as is never picked. That user can read what every user can (Python, the kit, TensorFlow) and write only
 its own folders (its working folder, the export folder, its home); the grader's processes,
 its output folder and the kit's files are out of its reach.
 
@@ -24,11 +25,14 @@ this design" says what a kernel running as the grader's user could still do.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -52,7 +56,11 @@ for name in ("tensorflow", "keras", "matplotlib", "pandas", "sklearn", "PIL"):
         open(spec.origin, "rb").close()
 """
 
-_taken: set[int] = set()
+# Root's own folder of uid locks: a grader holds a lock on each uid it uses, so two graders
+# on one machine (two terminals, two courses) never hand the same uid to two kernels.
+LOCK_FOLDER = Path("/run/mnist-lab-kernel-users")
+
+_taken: dict[int, int | None] = {}  # uid -> the descriptor of its lock file, if any
 _lock = threading.Lock()
 _preflight: dict[str, str | None] = {}
 
@@ -76,7 +84,8 @@ def wanted() -> bool:
 
 
 def acquire() -> KernelUser | None:
-    """A user id for one run, unused by any account and by any other run in this process.
+    """A user id for one run: no account has it, no process runs as it, and no other run
+    holds it, in this process or (through a lock file) in another grader on the machine.
 
     None when kernels run as the grader's own user (see `wanted`). Give it back with
     `release` when the run is over.
@@ -84,17 +93,14 @@ def acquire() -> KernelUser | None:
     if not wanted():
         return None
     with _lock:
-        while True:
-            uid = UID_RANGE[secrets.randbelow(len(UID_RANGE))]
-            if uid not in _taken and not _is_account(uid):
-                _taken.add(uid)
-                break
+        uid, lock = _free_uid()
+        _taken[uid] = lock
         if "problem" not in _preflight:
             _preflight["problem"] = preflight(KernelUser(uid))
             if _preflight["problem"] is not None:
                 logger.warning("%s", _preflight["problem"])
         if _preflight["problem"] is not None:
-            _taken.discard(uid)
+            _give_back(uid)
             return None
     return KernelUser(uid)
 
@@ -102,7 +108,62 @@ def acquire() -> KernelUser | None:
 def release(user: KernelUser | None) -> None:
     if user is not None:
         with _lock:
-            _taken.discard(user.uid)
+            _give_back(user.uid)
+
+
+def _give_back(uid: int) -> None:
+    lock = _taken.pop(uid, None)
+    if lock is not None:
+        os.close(lock)  # the lock goes with its descriptor
+
+
+def _free_uid() -> tuple[int, int | None]:
+    busy = _uids_of_processes()
+    for uid in secrets.SystemRandom().sample(UID_RANGE, len(UID_RANGE)):
+        if uid in _taken or uid in busy or _is_account(uid):
+            continue
+        lock = _lock_uid(uid)
+        if lock != -1:
+            return uid, lock
+    raise RuntimeError(
+        f"Every user id for kernels ({UID_RANGE.start}-{UID_RANGE.stop - 1}) is in use by an "
+        "account, a process or another grader. End the graders or processes left running, "
+        f"or set {ENV_VAR}=same to run kernels as the grader's own user."
+    )
+
+
+def _uids_of_processes() -> set[int]:
+    """The user ids processes on the machine run as (a grader killed with its kernels
+    running may have left some)."""
+    uids = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return uids
+    for entry in entries:
+        if entry.isdigit():
+            with contextlib.suppress(OSError):  # the process ended
+                uids.add(os.stat(f"/proc/{entry}").st_uid)
+    return uids
+
+
+def _lock_uid(uid: int) -> int | None:
+    """The descriptor of a lock on ``uid``'s lock file; -1 if another grader holds it;
+    None where there is no safe place for locks (then only this process's runs are known)."""
+    try:
+        LOCK_FOLDER.mkdir(mode=0o700, exist_ok=True)
+        folder = os.lstat(LOCK_FOLDER)
+        if folder.st_uid != 0 or folder.st_mode & 0o077 or not stat.S_ISDIR(folder.st_mode):
+            return None
+        descriptor = os.open(LOCK_FOLDER / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return -1
+    return descriptor
 
 
 def _is_account(uid: int) -> bool:
