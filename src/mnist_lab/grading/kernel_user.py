@@ -7,8 +7,9 @@ the machine), rewrite the kit's own code for the next submission, or signal anot
 student's kernel in a batch. So the sandbox starts the kernel as an unprivileged user id
 picked for that run (`KernelUser`), with no supplementary groups and a home folder of its
 own. No two kernels share a uid, even from two graders on one machine (each holds a lock
-file per uid in `LOCK_FOLDER`), and a uid that a process still runs as is never picked. That user can read what every user can (Python, the kit, TensorFlow) and write only
-its own folders (its working folder, the export folder, its home); the grader's processes,
+file per uid in `LOCK_FOLDER`), and a uid that a process still runs as is never picked.
+That user can read what every user can (Python, the kit, TensorFlow) and write only its
+own folders (its working folder, the export folder, its home); the grader's processes,
 its output folder and the kit's files are out of its reach.
 
 `prepare` hands it the folders, and copies (or links) into its reach the data the notebook
