@@ -1,7 +1,7 @@
 """The rest of the broken and hostile corpus: limits, files that are not notebooks, and proofs.
 
 - Notebooks that run into a limit are graded with small ones (`LIMITS`: 10 s a cell, 1.5 GB
-  of memory) by a checker of their own, so that a loop or a bomb costs seconds.
+  of memory, 256 MB of files) by a checker of their own, so that a loop or a bomb costs seconds.
 - Files that are not notebooks are graded zero with the reason; no kernel starts.
 - A model's Lambda layer never runs in the checker; fake JUnit files and folders in the
   grader's --out folder are replaced by the grader's own files.
@@ -31,7 +31,12 @@ from tests.grading.conftest import grade_as_ci
 from tests.grading.test_hostile_submissions import assert_graded_as_expected
 
 # Small enough to keep the test short, large enough for the data steps on a busy machine.
-LIMITS = {"cell_timeout_s": 10, "notebook_timeout_s": 120, "memory_limit_mb": 1536}
+LIMITS = {
+    "cell_timeout_s": 10,
+    "notebook_timeout_s": 120,
+    "memory_limit_mb": 1536,
+    "disk_limit_mb": 256,
+}
 # Markers older than the test session are not this session's.
 SESSION_START = time.time()
 
@@ -81,6 +86,17 @@ def test_a_memory_bomb_is_reported_in_the_cell_that_ran_it(at_the_limits):
     ]
     message = results.cell_errors[0].message
     assert "Use less memory" in message and "MB when it was stopped" in message
+
+
+def test_a_notebook_filling_the_disk_is_stopped_in_the_cell_that_wrote(at_the_limits):
+    results, _, _ = at_the_limits("fills_the_disk")
+    assert [(error.cell_number, error.kind) for error in results.cell_errors] == [
+        (6, "dead kernel")
+    ]
+    message = results.cell_errors[0].message
+    assert "MB when it was stopped" in message and "do not write data" in message
+    used_mb = int(message.split("(")[1].split(" MB when")[0])
+    assert 256 < used_mb < 1024  # stopped within a second or two of writing
 
 
 @pytest.mark.parametrize("name", sorted(UNREADABLE))

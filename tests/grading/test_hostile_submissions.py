@@ -71,8 +71,9 @@ HONEST_PASSES = {
     "output_flood": PREP_PASSES,
     # Still running after the interrupt: nothing after it can run, nothing is collected.
     "ignores_interrupts": set(),
-    # Stopped at the memory limit with everything it started: nothing can be collected.
+    # Stopped at the memory or disk limit with everything it started: nothing is collected.
     "memory_bomb": set(),
+    "fills_the_disk": set(),
 }
 
 # What the student is told (in results.json): a phrase that names what happened.
@@ -113,6 +114,7 @@ STUDENT_SEES = {
     "output_flood": "Cell(s) 4 printed more output than the grader keeps (5 MB per cell",
     "ignores_interrupts": "did not stop when interrupted, so the kernel could run nothing after it",
     "memory_bomb": "the notebook used more than 1536 MB of memory, the grader's limit",
+    "fills_the_disk": "the notebook wrote more than 256 MB of files, the grader's limit",
 }
 
 

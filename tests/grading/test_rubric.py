@@ -58,6 +58,10 @@ BROKEN = {
         ("memory_limit_mb = 6144", 'memory_limit_mb = "6 GB"'),
         "expected a whole number of megabytes",
     ),
+    "disk limit too small": (
+        ("disk_limit_mb = 1024", "disk_limit_mb = 10"),
+        "limits.disk_limit_mb is 10; expected a whole number of megabytes of at least 64",
+    ),
     "bad visibility": (('visibility = "hidden"', 'visibility = "secret"'), "'secret'"),
     "extra credit as text": (("extra_credit = true", 'extra_credit = "yes"'), "true or false"),
     "unknown check": (("[checks.lab_outputs]", "[checks.lab_output]"), "[checks.lab_output]"),
@@ -86,6 +90,14 @@ def test_a_rubric_without_a_memory_limit_gets_the_default(tmp_path):
     rubric = tmp_path / "rubric.toml"
     rubric.write_text(DEFAULT_RUBRIC.read_text().replace("memory_limit_mb = 6144", ""))
     assert load_rubric(rubric).limits.memory_limit_mb == DEFAULT_MEMORY_LIMIT_MB == 6144
+
+
+def test_a_rubric_without_a_disk_limit_gets_the_default(tmp_path):
+    from mnist_lab.grading.rubric import DEFAULT_DISK_LIMIT_MB
+
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("disk_limit_mb = 1024", ""))
+    assert load_rubric(rubric).limits.disk_limit_mb == DEFAULT_DISK_LIMIT_MB == 1024
 
 
 def test_a_check_missing_from_the_rubric_is_named(tmp_path):

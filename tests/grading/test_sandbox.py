@@ -1,4 +1,5 @@
-"""The sandbox's memory limit and its report on how the kernel ended, with plain commands.
+"""The sandbox's memory and disk limits and its report on how the kernel ended, with plain
+commands.
 
 Each test runs ``sandbox.py`` around a small Python command instead of a kernel, so it takes
 a second or two. The memory limits here are small (200-300 MB) and the commands allocate in
@@ -31,12 +32,19 @@ time.sleep(60)
 """
 
 
-def run(command: str, tmp_path, memory_limit_mb: int | None = None):
-    """Run ``python -c command`` in the sandbox; the completed process and the report."""
+def run(command: str, tmp_path, memory_limit_mb: int | None = None, **disk):
+    """Run ``python -c command`` in the sandbox (in ``tmp_path/work``); the completed
+    process and the report. ``disk``: `sandbox.wrapper_command`'s disk options."""
     report = tmp_path / "kernel-end.json"
-    wrapper = sandbox.wrapper_command(memory_limit_mb=memory_limit_mb, report=report)
+    wrapper = sandbox.wrapper_command(memory_limit_mb=memory_limit_mb, report=report, **disk)
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
     completed = subprocess.run(
-        [*wrapper, sys.executable, "-c", command], capture_output=True, text=True, timeout=60
+        [*wrapper, sys.executable, "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=work,
     )
     return completed, sandbox.read_report(report)
 
@@ -65,6 +73,47 @@ def test_a_program_within_the_limit_runs_to_its_end(tmp_path):
     completed, report = run(command, tmp_path, memory_limit_mb=250)
     assert completed.stdout.strip() == "50000000"
     assert report == {"reason": "exit", "status": 0}
+
+
+# Writes 20 MB files into its working folder without end.
+FILLS_FOLDER = """\
+import time
+for number in range(10_000):
+    with open(f"filler-{number}.bin", "wb") as file:
+        file.write(bytes(20_000_000))
+    time.sleep(0.01)
+"""
+
+
+def test_files_over_the_disk_limit_stop_the_tree_and_are_reported(tmp_path):
+    work = tmp_path / "work"
+    completed, report = run(FILLS_FOLDER, tmp_path, disk_limit_mb=100, disk_folders=(work,))
+    assert completed.returncode != 0
+    assert report["reason"] == "disk" and report["limit_mb"] == 100
+    assert 100 < report["used_mb"] < 600
+    written = sum(path.stat().st_size for path in work.iterdir()) // sandbox.MB
+    assert written < 600  # far from the 200 GB it would have written
+    assert "wrote more than 100 MB of files" in sandbox.explain_end(report)
+
+
+def test_one_file_past_the_disk_limit_fails_its_write_at_once(tmp_path):
+    command = (
+        "try:\n    open('big.bin', 'wb').write(bytes(150_000_000))\n"
+        "except OSError as error:\n    print(error.strerror)"
+    )
+    work = tmp_path / "work"
+    completed, report = run(command, tmp_path, disk_limit_mb=100, disk_folders=(work,))
+    assert completed.stdout.strip() == "File too large"
+    assert (work / "big.bin").stat().st_size <= 100 * sandbox.MB
+    assert report == {"reason": "exit", "status": 0}
+
+
+def test_files_within_the_disk_limit_are_kept(tmp_path):
+    command = "open('model.keras', 'wb').write(bytes(30_000_000))"
+    work = tmp_path / "work"
+    completed, report = run(command, tmp_path, disk_limit_mb=100, disk_folders=(work,))
+    assert report == {"reason": "exit", "status": 0}, completed.stderr
+    assert (work / "model.keras").stat().st_size == 30_000_000
 
 
 @pytest.mark.parametrize(

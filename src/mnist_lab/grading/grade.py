@@ -321,6 +321,8 @@ def _run_and_check(
             cwd=run_dir,
             kernel_wrapper=sandbox.wrapper_command(
                 memory_limit_mb=limits.memory_limit_mb,
+                disk_limit_mb=limits.disk_limit_mb,
+                disk_folders=(run_dir, export_dir),
                 report=kernel_end,
                 uid=None if user is None else user.uid,
                 home=home,

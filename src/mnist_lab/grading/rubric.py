@@ -37,16 +37,21 @@ class RubricError(LabError):
 DEFAULT_MEMORY_LIMIT_MB = 6144
 # Below this a kernel cannot even start TensorFlow.
 MIN_MEMORY_LIMIT_MB = 512
+# The files a kernel may write when a rubric sets no limit. The solution writes its two
+# models (about 2 and 3 MB) and the kernel's own caches a few MB more.
+DEFAULT_DISK_LIMIT_MB = 1024
+MIN_DISK_LIMIT_MB = 64
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits, in seconds, and the memory limit of the student's kernel, in MB."""
+    """Time limits, in seconds, and the memory and disk limits of the student's kernel, in MB."""
 
     cell_timeout_s: int
     notebook_timeout_s: int
     checker_timeout_s: int
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
+    disk_limit_mb: int = DEFAULT_DISK_LIMIT_MB
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,14 @@ def _limit(value: object, where: str, key: str) -> int:
                 f"{where} is {value!r}; expected a whole number of megabytes of at least "
                 f"{MIN_MEMORY_LIMIT_MB} (the default, {DEFAULT_MEMORY_LIMIT_MB}, fits the "
                 "reference solution twice over)."
+            )
+        return value
+    if key == "disk_limit_mb":
+        if not _is_whole(value) or value < MIN_DISK_LIMIT_MB:
+            raise RubricError(
+                f"{where} is {value!r}; expected a whole number of megabytes of at least "
+                f"{MIN_DISK_LIMIT_MB} (the default, {DEFAULT_DISK_LIMIT_MB}, holds the "
+                "reference solution's files many times over)."
             )
         return value
     if not _is_whole(value) or value <= 0:

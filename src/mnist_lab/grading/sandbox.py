@@ -1,8 +1,8 @@
-"""Start the student's kernel, hold it to a memory limit, and end everything it leaves behind.
+"""Start the student's kernel, hold it to memory and disk limits, and end all it leaves behind.
 
-Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] [--uid N --home DIR]
--- KERNEL COMMAND ...`` (the grader puts this in front of the kernel command;
-`wrapper_command` builds it).
+Usage: ``python -I sandbox.py [--memory-limit-mb N] [--disk-limit-mb N --disk-folder DIR ...]
+[--report PATH] [--uid N --home DIR] -- KERNEL COMMAND ...`` (the grader puts this in front
+of the kernel command; `wrapper_command` builds it).
 
 - **Another user.** With ``--uid`` (the grader runs as root: see `kernel_user`), the kernel
   runs as that unprivileged user, with no supplementary groups, ``DIR`` as its home and
@@ -22,6 +22,12 @@ Usage: ``python -I sandbox.py [--memory-limit-mb N] [--report PATH] [--uid N --h
   which reserves far more virtual memory than it uses, so the only rlimit is a backstop:
   RLIMIT_DATA at `DATA_LIMIT_FACTOR` times the limit, which turns an allocation too fast
   for the watch into a MemoryError.
+- **Disk.** With ``--disk-limit-mb`` and the folders the kernel may write in
+  (``--disk-folder``, repeated), what those folders hold, plus what a kernel run as its own
+  user keeps at the top of /tmp and /var/tmp, is summed every `DISK_POLL_SECONDS`; over
+  the limit, the whole tree is killed, as for memory. RLIMIT_FSIZE at the same size makes
+  a single file that outgrows it fail at once (``OSError: File too large``), before the
+  next measurement: a notebook cannot fill the machine's disk for the other students.
 - **The grader gone.** When the grader that started this process dies without ending the
   kernel (killed with SIGKILL, say), the kernel and its tree are killed within a poll, so a
   killed batch leaves no notebook training on with nobody to read its work.
@@ -49,12 +55,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 CLEANUP_SECONDS = 5.0
 # How often the memory of the kernel's process tree is measured.
 POLL_SECONDS = 0.1
+# How often the files the kernel wrote are measured (a walk of its folders).
+DISK_POLL_SECONDS = 1.0
 # The RLIMIT_DATA backstop, as a multiple of the memory limit (see the module docstring).
 DATA_LIMIT_FACTOR = 2
 # The processes and threads a kernel run as a user of its own may have at once: TensorFlow
@@ -68,6 +77,7 @@ HAS_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 # What each kind of report holds (all whole numbers), as `read_report` accepts it.
 REPORT_FIELDS = {
     "memory": ("limit_mb", "used_mb"),
+    "disk": ("limit_mb", "used_mb"),
     "signal": ("signal",),
     "exit": ("status",),
     "orphaned": (),
@@ -88,14 +98,24 @@ def become_subreaper() -> bool:
 def wrapper_command(
     *,
     memory_limit_mb: int | None = None,
+    disk_limit_mb: int | None = None,
+    disk_folders: tuple[Path, ...] = (),
     report: Path | None = None,
     uid: int | None = None,
     home: Path | None = None,
 ) -> list[str]:
-    """The command to put in front of a kernel command to run it in this sandbox."""
+    """The command to put in front of a kernel command to run it in this sandbox.
+
+    ``disk_folders`` are the folders the kernel may write in (its home is added); what they
+    hold counts toward ``disk_limit_mb``.
+    """
     command = [sys.executable, "-I", str(Path(__file__).resolve())]
     if memory_limit_mb is not None:
         command += ["--memory-limit-mb", str(memory_limit_mb)]
+    if disk_limit_mb is not None:
+        command += ["--disk-limit-mb", str(disk_limit_mb)]
+        for folder in (*disk_folders, *([home] if home is not None else [])):
+            command += ["--disk-folder", str(folder)]
     if report is not None:
         command += ["--report", str(report)]
     if uid is not None:
@@ -320,17 +340,54 @@ def remove_owned(uid: int) -> None:
                 os.unlink(path)
 
 
+# The disk limit ------------------------------------------------------------------------------
+
+# The shared folders whose files count toward the disk limit (/dev/shm is memory).
+SHARED_DISK_FOLDERS = ("/tmp", "/var/tmp")
+
+
+@dataclass(frozen=True)
+class DiskLimit:
+    """At most ``limit_mb`` in ``folders``, and in what ``uid`` keeps in the shared folders."""
+
+    limit_mb: int
+    folders: tuple[str, ...]
+
+    def used_bytes(self, uid: int | None) -> int:
+        used = sum(_stored_bytes(folder) for folder in self.folders)
+        if uid is not None:
+            used += sum(_stored_bytes(path) for path in owned_entries(uid, SHARED_DISK_FOLDERS))
+        return used
+
+
+def limit_file_size(limit_mb: int) -> None:
+    """Make a write that takes a file past ``limit_mb`` fail (RLIMIT_FSIZE) in this process
+    and those it starts. Python ignores SIGXFSZ, so the write raises OSError (EFBIG)."""
+    import resource  # POSIX only
+
+    wanted = limit_mb * MB
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (wanted, hard))
+
+
 def watch(
-    kernel: subprocess.Popen, limit_mb: int | None, uid: int | None = None
+    kernel: subprocess.Popen,
+    limit_mb: int | None,
+    uid: int | None = None,
+    disk: DiskLimit | None = None,
 ) -> tuple[int, dict | None]:
-    """Wait for the kernel to end; over ``limit_mb``, or once the grader is gone, kill its tree.
+    """Wait for the kernel to end; over ``limit_mb`` or ``disk``, or once the grader is gone,
+    kill its tree.
 
     The grader started this process; when it dies (killed with SIGKILL, say), this process
     is re-parented and its parent id changes: nobody will read the kernel's work, so the
     kernel must not go on training and holding memory. Returns the kernel's exit code, and
-    a report when it was stopped for memory or because the grader was gone.
+    a report when it was stopped for memory, for disk or because the grader was gone.
     """
     grader = os.getppid()
+    next_disk_check = time.monotonic()
     while True:
         try:
             return kernel.wait(timeout=POLL_SECONDS), None
@@ -340,6 +397,17 @@ def watch(
             _kill(descendants(os.getpid()))
             kernel.wait()
             return -signal.SIGKILL, {"reason": "orphaned"}
+        if disk is not None and time.monotonic() >= next_disk_check:
+            written = disk.used_bytes(uid)
+            if written > disk.limit_mb * MB:
+                _kill(descendants(os.getpid()))
+                kernel.wait()
+                return -signal.SIGKILL, {
+                    "reason": "disk",
+                    "limit_mb": disk.limit_mb,
+                    "used_mb": written // MB,
+                }
+            next_disk_check = time.monotonic() + DISK_POLL_SECONDS
         if limit_mb is None or not os.path.isdir("/proc"):
             continue
         tree = descendants(os.getpid())
@@ -408,6 +476,14 @@ def explain_end(report: dict | None) -> str | None:
             "data (float32 rather than float64; `del` arrays you no longer need), train with "
             "a smaller batch_size, and do not collect large lists of arrays"
         )
+    if reason == "disk":
+        return (
+            f"the notebook wrote more than {report.get('limit_mb')} MB of files, the grader's "
+            f"limit ({report.get('used_mb')} MB when it was stopped), so its kernel and "
+            "everything it started were stopped, and the files removed. The lab saves only "
+            "its models (a few MB each): do not write data, checkpoints or logs in a loop, "
+            "and delete large files you made for yourself before handing in"
+        )
     if reason == "signal":
         name = _signal_name(report["signal"])
         cause = SIGNAL_CAUSES.get(name, "a crash outside Python")
@@ -447,6 +523,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     split = argv.index("--") if "--" in argv else -1
     parser = argparse.ArgumentParser(prog="sandbox.py")
     parser.add_argument("--memory-limit-mb", type=int, default=None)
+    parser.add_argument("--disk-limit-mb", type=int, default=None)
+    parser.add_argument("--disk-folder", type=str, action="append", default=[])
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--uid", type=int, default=None)
     parser.add_argument("--home", type=Path, default=None)
@@ -462,6 +540,10 @@ def main(argv: list[str]) -> int:
     become_subreaper()
     if options.memory_limit_mb is not None:
         set_data_backstop(options.memory_limit_mb)
+    disk = None
+    if options.disk_limit_mb is not None:
+        limit_file_size(options.disk_limit_mb)
+        disk = DiskLimit(options.disk_limit_mb, tuple(options.disk_folder))
     # A Python-level handler, not SIG_IGN: the kernel must not inherit an ignored SIGINT.
     signal.signal(signal.SIGINT, lambda *_: None)
     if options.uid is None:
@@ -477,7 +559,7 @@ def main(argv: list[str]) -> int:
             env=environment,
         )
     signal.signal(signal.SIGTERM, lambda *_: kernel.kill())
-    code, report = watch(kernel, options.memory_limit_mb, options.uid)
+    code, report = watch(kernel, options.memory_limit_mb, options.uid, disk)
     end_descendants()
     if options.uid is not None:
         remove_owned(options.uid)
