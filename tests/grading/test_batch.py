@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -188,6 +190,28 @@ def broken_class(tmp_path):
             "carol/b.ipynb": NB,
         },
     )
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o700])
+def test_a_class_folder_kernels_could_read_is_named_with_the_fix(
+    mode, tmp_path, tiny_rubric, monkeypatch, caplog
+):
+    from mnist_lab.grading import kernel_user
+
+    monkeypatch.setattr(kernel_user.os, "geteuid", lambda: 0)  # kernels as users of their own
+    monkeypatch.delenv(kernel_user.ENV_VAR, raising=False)
+    with tempfile.TemporaryDirectory() as shared:  # in /tmp, which every user may enter
+        os.chmod(shared, 0o711)
+        handed_in = _make(Path(shared, "handed_in"), {"alice.ipynb": BROKEN})
+        handed_in.chmod(mode)
+        with caplog.at_level(logging.WARNING, logger="mnist_lab.grading.batch"):
+            grade_batch(handed_in, tmp_path / "out", workers=1, rubric=tiny_rubric)
+    warnings = [message for message in caplog.messages if "Other users can enter" in message]
+    if mode == 0o700:
+        assert warnings == []  # and tmp_path, pytest's, is root's alone
+    else:
+        [warning] = warnings
+        assert "other students' notebooks" in warning and f"chmod 700 {handed_in}" in warning
 
 
 def test_grades_csv_has_a_complete_row_per_student(broken_class, tmp_path, tiny_rubric):

@@ -47,7 +47,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from mnist_lab import __version__
 from mnist_lab.errors import LabError
-from mnist_lab.grading import sandbox
+from mnist_lab.grading import kernel_user, sandbox
 from mnist_lab.grading.grade import Checker, grade_submission, write_results
 from mnist_lab.grading.results import GradingResults, format_points
 from mnist_lab.grading.rubric import Rubric, load_rubric
@@ -478,6 +478,7 @@ def grade_batch(
         "%d submissions: %d to grade, %d finished before", len(found), len(pending), len(records)
     )
     if pending:
+        _warn_if_open(Path(submissions), out_dir)
         count = min(workers or default_workers(), len(pending))
         batch.run(pending, count, progress=progress, total=len(found))
     batch.rewrite_all()
@@ -487,6 +488,23 @@ def grade_batch(
         tuple(student for student in sorted(records) if student not in batch.graded),
         out_dir / GRADES_CSV,
     )
+
+
+def _warn_if_open(submissions: Path, out_dir: Path) -> None:
+    """Warn when kernels, run as users of their own, could read the class's notebooks or
+    results: each folder is private only if it, or a folder above it, keeps others out."""
+    if not kernel_user.wanted():
+        return  # kernels run as the grader's user, who reads everything anyway
+    for folder, what in ((submissions, "notebooks"), (out_dir, "results and feedback")):
+        if kernel_user.reachable_by_kernels(folder):
+            logger.warning(
+                "Other users can enter %s, so a student's notebook could read the other "
+                "students' %s while it is graded. Run `chmod 700 %s` to keep them private "
+                "(the grader, as root, still reads and writes it).",
+                folder,
+                what,
+                folder,
+            )
 
 
 def _reusable(found: list[Submission], out_dir: Path, rubric_hash: str) -> dict[str, StudentRecord]:

@@ -272,5 +272,15 @@ def closed_folders() -> list[Path]:
     return sorted(closed)
 
 
+def reachable_by_kernels(folder: Path) -> bool:
+    """Whether a kernel's user can reach ``folder`` (it and every folder above it let others
+    pass through), and so read what in it is readable by all."""
+    folder = Path(folder).resolve()
+    try:
+        return all(path.stat().st_mode & 0o001 for path in [*folder.parents, folder])
+    except OSError:
+        return False
+
+
 if __name__ == "__main__":  # the set-up step of README.md: which folders to open
     print("\n".join(str(folder) for folder in closed_folders()))
