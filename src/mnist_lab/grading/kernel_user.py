@@ -264,22 +264,25 @@ def closed_folders() -> list[Path]:
     """The folders on the way to the kit's Python that other users may not pass through."""
     python = Path(sys.executable)
     paths = {python, python.resolve(), Path(sys.prefix), Path(sys.base_prefix)}
-    closed = set()
-    for path in paths:
-        for folder in [*reversed(path.parents), path]:
-            if folder.is_dir() and not folder.stat().st_mode & 0o001:
-                closed.add(folder)
-    return sorted(closed)
+    return sorted({folder for path in paths for folder in _closed_on_the_way(path)})
 
 
 def reachable_by_kernels(folder: Path) -> bool:
     """Whether a kernel's user can reach ``folder`` (it and every folder above it let others
     pass through), and so read what in it is readable by all."""
-    folder = Path(folder).resolve()
     try:
-        return all(path.stat().st_mode & 0o001 for path in [*folder.parents, folder])
+        return not _closed_on_the_way(Path(folder).resolve())
     except OSError:
         return False
+
+
+def _closed_on_the_way(path: Path) -> list[Path]:
+    """The folders from the root down to ``path`` that other users may not pass through."""
+    return [
+        folder
+        for folder in [*reversed(path.parents), path]
+        if folder.is_dir() and not folder.stat().st_mode & 0o001
+    ]
 
 
 if __name__ == "__main__":  # the set-up step of README.md: which folders to open

@@ -169,21 +169,28 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# The limits in megabytes: (the least allowed, the default, why the default is enough).
+MEGABYTE_LIMITS = {
+    "memory_limit_mb": (
+        MIN_MEMORY_LIMIT_MB,
+        DEFAULT_MEMORY_LIMIT_MB,
+        "fits the reference solution twice over",
+    ),
+    "disk_limit_mb": (
+        MIN_DISK_LIMIT_MB,
+        DEFAULT_DISK_LIMIT_MB,
+        "holds the reference solution's files many times over",
+    ),
+}
+
+
 def _limit(value: object, where: str, key: str) -> int:
-    if key == "memory_limit_mb":
-        if not _is_whole(value) or value < MIN_MEMORY_LIMIT_MB:
+    if key in MEGABYTE_LIMITS:
+        least, default, enough = MEGABYTE_LIMITS[key]
+        if not _is_whole(value) or value < least:
             raise RubricError(
                 f"{where} is {value!r}; expected a whole number of megabytes of at least "
-                f"{MIN_MEMORY_LIMIT_MB} (the default, {DEFAULT_MEMORY_LIMIT_MB}, fits the "
-                "reference solution twice over)."
-            )
-        return value
-    if key == "disk_limit_mb":
-        if not _is_whole(value) or value < MIN_DISK_LIMIT_MB:
-            raise RubricError(
-                f"{where} is {value!r}; expected a whole number of megabytes of at least "
-                f"{MIN_DISK_LIMIT_MB} (the default, {DEFAULT_DISK_LIMIT_MB}, holds the "
-                "reference solution's files many times over)."
+                f"{least} (the default, {default}, {enough})."
             )
         return value
     if not _is_whole(value) or value <= 0:

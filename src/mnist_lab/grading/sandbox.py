@@ -281,11 +281,17 @@ def set_data_backstop(limit_mb: int) -> None:
     """Limit each process's data segment to `DATA_LIMIT_FACTOR` times ``limit_mb``."""
     import resource  # POSIX only
 
-    wanted = DATA_LIMIT_FACTOR * limit_mb * MB
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    _lower_soft_limit(resource.RLIMIT_DATA, DATA_LIMIT_FACTOR * limit_mb * MB)
+
+
+def _lower_soft_limit(kind: int, wanted: int) -> None:
+    """Set the soft limit ``kind`` to ``wanted``, or to the hard limit if that is lower."""
+    import resource  # POSIX only
+
+    _, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+    resource.setrlimit(kind, (wanted, hard))
 
 
 # Folders every user may write in. Files a kernel run as its own user leaves there are
@@ -365,11 +371,7 @@ def limit_file_size(limit_mb: int) -> None:
     and those it starts. Python ignores SIGXFSZ, so the write raises OSError (EFBIG)."""
     import resource  # POSIX only
 
-    wanted = limit_mb * MB
-    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (wanted, hard))
+    _lower_soft_limit(resource.RLIMIT_FSIZE, limit_mb * MB)
 
 
 def watch(
