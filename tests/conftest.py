@@ -1,14 +1,21 @@
-"""Shared fixtures: the verified MNIST file that CI provides beside the project."""
+"""Shared fixtures: the verified MNIST file that CI provides beside the project, and the one
+real run of the reference solution that the slow tests share."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from mnist_lab.paths import SOLUTION_NOTEBOOK
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"
+SOLUTION_TIMEOUT_S = 1500  # the solution trains in about 4 minutes on 2 cores
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +41,50 @@ def _mnist_path_for_kernels(mnist_path):
         os.environ.pop("MNIST_PATH", None)
     else:
         os.environ["MNIST_PATH"] = previous
+
+
+@dataclass(frozen=True)
+class SolutionRun:
+    """The reference solution, graded once with its lab report (see `solution_run`)."""
+
+    grade_dir: Path  # results.json, junit.xml, feedback.md, feedback.html
+    report_dir: Path  # report.md, report.html, summary.json, figures/, the models
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def solution_run(tmp_path_factory, mnist_path) -> SolutionRun:
+    """The one real run of the reference solution in a test session (both models train).
+
+    ``mnist-lab grade SOLUTION --out GRADE --report REPORT`` in a subprocess, as a user types
+    it: the notebook runs behind the sandbox, the checker grades it, and its report is built
+    from the same run. The grade's tests and the report's tests all read this one run; the
+    tests that use it are kept on one xdist worker (`pytest_collection_modifyitems`).
+    """
+    folder = tmp_path_factory.mktemp("solution")
+    grade_dir, report_dir = folder / "grade", folder / "report"
+    command = [sys.executable, "-m", "mnist_lab", "grade", str(SOLUTION_NOTEBOOK)]
+    command += ["--out", str(grade_dir), "--report", str(report_dir)]
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=SOLUTION_TIMEOUT_S, cwd=folder
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return SolutionRun(grade_dir, report_dir, finished.stdout, finished.stderr)
+
+
+# Tests that share a session-scoped run that costs minutes go to one xdist worker each, so
+# that the run happens once: the fixture's name is the group's.
+SHARED_RUNS = ("solution_run", "grader", "nbgrader_course")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for xdist's ``--dist loadgroup``: those sharing a costly run; the
+    `limits` tests, which then run one at a time; and every other test with its module, so
+    that a module's fixtures are made once, on one worker."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((name for name in SHARED_RUNS if name in names), None)
+        if group is None and item.get_closest_marker("limits"):
+            group = "limits"
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))

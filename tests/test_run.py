@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -143,3 +145,19 @@ def test_a_seeded_notebook_gives_the_same_figures_twice(tiny_report, tmp_path):
     assert second["test_loss"] == first["test_loss"]
     out, _ = tiny_report
     assert (tmp_path / "again" / "metrics.csv").read_text() == (out / "metrics.csv").read_text()
+
+
+def test_mnist_lab_run_end_to_end_as_a_user_types_it(tmp_path):
+    """The command in a subprocess: progress on stderr without TensorFlow's noise, the
+    headline figures on stdout, the whole report on disk."""
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "mnist_lab", "run", str(notebooks.tiny_lab(tmp_path))]
+    finished = subprocess.run(
+        [*command, "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "training epoch 2/2" in finished.stderr
+    assert "[cell 1/" in finished.stderr
+    assert "oneDNN" not in finished.stderr and "absl" not in finished.stderr
+    assert "Test accuracy" in finished.stdout
+    assert all((out / name).is_file() for name in REPORT_FILES)

@@ -1,15 +1,16 @@
-"""End to end: `mnist-lab run` of the reference solution, as a new user runs it.
+"""End to end: the lab report of the reference solution, from its one real run.
 
-Slow (the real models train: about 4 minutes on 2 cores), so it runs once per session and
-every test here shares that run. CI runs it.
+Slow (the real models train: about 4 minutes on 2 cores), so the solution runs once per test
+session (`solution_run`: ``mnist-lab grade --report`` in a subprocess, as a user types it)
+and every test here reads that run's report; its grade is checked in
+tests/grading/test_solution_grade.py. `mnist-lab run` itself runs end to end in a subprocess
+in tests/test_run.py, on a notebook that trains in seconds. CI runs these.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
@@ -30,26 +31,15 @@ FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """`mnist-lab run --out DIR` in a subprocess, as a user types it."""
-    out = tmp_path_factory.mktemp("solution") / "report"
-    command = [sys.executable, "-m", "mnist_lab", "run", "--out", str(out)]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=1200)
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    return out, finished
+def report(solution_run):
+    return solution_run.report_dir
 
 
-@pytest.fixture(scope="module")
-def report(run):
-    return run[0]
-
-
-def test_progress_is_shown_without_tensorflow_noise(run):
-    _, finished = run
-    assert "training epoch 5/5" in finished.stderr
-    assert "[cell 1/" in finished.stderr
-    assert "oneDNN" not in finished.stderr and "absl" not in finished.stderr
-    assert "Test accuracy" in finished.stdout
+def test_grading_shows_progress_without_tensorflow_noise(solution_run):
+    assert "training epoch 5/5" in solution_run.stderr
+    assert "[cell 1/" in solution_run.stderr
+    assert "oneDNN" not in solution_run.stderr and "absl" not in solution_run.stderr
+    assert "Lab report: " in solution_run.stdout
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ complete.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -16,8 +17,13 @@ from pathlib import Path
 import nbformat
 
 from mnist_lab.errors import LabError
-from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S, execute_notebook, read_notebook
-from mnist_lab.notebook.export import export_cell, read_artefacts
+from mnist_lab.notebook.execute import (
+    DEFAULT_CELL_TIMEOUT_S,
+    ExecutedNotebook,
+    execute_notebook,
+    read_notebook,
+)
+from mnist_lab.notebook.export import Artefacts, export_cell, read_artefacts
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
 from mnist_lab.report.build import build_content, write_outputs
 
@@ -26,7 +32,8 @@ logger = logging.getLogger(__name__)
 REPORT_MARKER = "summary.json"  # a folder holding this file is a report we may replace
 
 
-def _check_destination(out_dir: Path) -> None:
+def check_report_destination(out_dir: Path) -> None:
+    """Raises `LabError` unless ``out_dir`` is new, empty, or an earlier report to replace."""
     if out_dir.exists() and not out_dir.is_dir():
         raise LabError(f"--out {out_dir} is a file; expected a folder for the report.")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / REPORT_MARKER).exists():
@@ -60,29 +67,45 @@ def run_lab(
     notebook = Path(notebook) if notebook is not None else SOLUTION_NOTEBOOK
     out_dir = Path(out_dir)
     read_notebook(notebook)  # fail fast, before a kernel starts
-    _check_destination(out_dir)
+    check_report_destination(out_dir)
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as export_dir:
+        logger.info("Running %s", notebook)
+        executed = execute_notebook(
+            notebook, cell_timeout=cell_timeout, extra_code=export_cell(Path(export_dir))
+        )
+        if executed.failure is not None:
+            raise LabError(
+                f"{notebook.name} stopped with an error in {executed.failure.describe()}. "
+                f"Fix that cell, check it runs with Kernel > Restart & Run All in Jupyter, "
+                f"and run again. No report was written."
+            )
+        logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
+        return write_report_folder(executed, read_artefacts(Path(export_dir)), out_dir)
+
+
+def write_report_folder(
+    executed: ExecutedNotebook,
+    artefacts: Artefacts,
+    out_dir: Path,
+    *,
+    mnist_path: Path | None = None,
+    samples_dir: Path | None = None,
+) -> dict:
+    """Write the report of a notebook run into ``out_dir``, whole or not at all.
+
+    The files are written in a staging folder beside ``out_dir`` and moved into place when
+    all are there. Returns the summary; raises `LabError` when the run lacks what the report
+    needs (its trained model, its history).
+    """
+    check_report_destination(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as export_dir:
-            logger.info("Running %s", notebook)
-            executed = execute_notebook(
-                notebook, cell_timeout=cell_timeout, extra_code=export_cell(Path(export_dir))
-            )
-            if executed.failure is not None:
-                raise LabError(
-                    f"{notebook.name} stopped with an error in {executed.failure.describe()}. "
-                    f"Fix that cell, check it runs with Kernel > Restart & Run All in Jupyter, "
-                    f"and run again. No report was written."
-                )
-            logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
-            artefacts = read_artefacts(Path(export_dir))
-            content = build_content(executed, artefacts)
-            summary = write_outputs(content, executed, artefacts, staging)
-            executed.notebook.cells = [
-                c for c in executed.notebook.cells if c.metadata.get("mnist_lab") != "export"
-            ]
-            nbformat.write(executed.notebook, staging / "notebook.ipynb")
+        content = build_content(executed, artefacts, mnist_path=mnist_path, samples_dir=samples_dir)
+        summary = write_outputs(content, executed, artefacts, staging)
+        notebook = copy.deepcopy(executed.notebook)
+        notebook.cells = [c for c in notebook.cells if c.metadata.get("mnist_lab") != "export"]
+        nbformat.write(notebook, staging / "notebook.ipynb")
         _move_into_place(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

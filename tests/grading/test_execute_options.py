@@ -9,6 +9,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mnist_lab.notebook.execute import execute_notebook
 
+pytestmark = pytest.mark.limits
+
 
 def write(path, *sources):
     nbformat.write(new_notebook(cells=[new_code_cell(source) for source in sources]), path)

@@ -62,6 +62,10 @@ BROKEN = {
         ("disk_limit_mb = 1024", "disk_limit_mb = 10"),
         "limits.disk_limit_mb is 10; expected a whole number of megabytes of at least 64",
     ),
+    "network as text": (
+        ("network = false", 'network = "off"'),
+        "limits.network is 'off'; expected true (the notebook may reach the network) or false",
+    ),
     "bad visibility": (('visibility = "hidden"', 'visibility = "secret"'), "'secret'"),
     "extra credit as text": (("extra_credit = true", 'extra_credit = "yes"'), "true or false"),
     "unknown check": (("[checks.lab_outputs]", "[checks.lab_output]"), "[checks.lab_output]"),
@@ -113,3 +117,11 @@ def test_a_check_missing_from_the_rubric_is_named(tmp_path):
 def test_a_missing_rubric_file_says_how_to_fix_it(tmp_path):
     with pytest.raises(RubricError, match="Pass --rubric PATH"):
         load_rubric(tmp_path / "nowhere.toml")
+
+
+def test_a_rubric_without_a_network_setting_cuts_the_network(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("network = false", ""))
+    assert load_rubric(rubric).limits.network is False
+    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("network = false", "network = true"))
+    assert load_rubric(rubric).limits.network is True

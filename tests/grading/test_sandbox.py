@@ -18,9 +18,12 @@ import pytest
 
 from mnist_lab.grading import sandbox
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="the memory watch reads Linux's /proc"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the memory watch reads Linux's /proc"
+    ),
+    pytest.mark.limits,
+]
 
 # Grows by 10 MB a step, and keeps what it allocated.
 GROWS = "hoard = []\nwhile True:\n    hoard.append(b'x' * 10_000_000)"

@@ -1,7 +1,9 @@
 """End to end: `mnist-lab grade` of the reference solution, which must score full marks.
 
-Slow (the real models train: about 4-5 minutes on 2 cores); the notebook is graded once
-per module and every test here reads that one grading. CI runs it.
+Slow (the real models train: about 4-5 minutes on 2 cores): every test here reads the
+session's one real run of the solution (`solution_run`, in tests/conftest.py), graded
+behind the sandbox and through the checker, as `mnist-lab grade` grades any notebook.
+CI runs it.
 """
 
 from __future__ import annotations
@@ -11,19 +13,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mnist_lab.cli import main
 from mnist_lab.grading.checks import CHECK_NAMES
-from mnist_lab.paths import SOLUTION_NOTEBOOK
 from tests.grading.conftest import assert_gradescope_results
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def graded_solution(tmp_path_factory):
-    out = tmp_path_factory.mktemp("solution") / "grade"
-    assert main(["grade", str(SOLUTION_NOTEBOOK), "--out", str(out)]) == 0
-    return out
+def graded_solution(solution_run):
+    return solution_run.grade_dir
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +60,13 @@ def test_the_feedback_congratulates_without_leaking_hidden_details(graded_soluti
     assert "Score: 110 / 100 (extra credit: 10 / 10)" in feedback
     assert "not passed" not in feedback
     assert "scans correctly" not in feedback  # the hidden check's message
+
+
+def test_the_report_comes_from_the_graded_run(solution_run, results):
+    """One run for both: the report's accuracy is the checker's, of the same saved model."""
+    summary = json.loads((solution_run.report_dir / "summary.json").read_text())
+    outputs = {test["name"]: test["output"] for test in results["tests"]}
+    lab = next(text for name, text in outputs.items() if name.startswith("The lab model reaches"))
+    graded = float(lab.split("test images: ")[1].split(";")[0])
+    assert summary["test_accuracy"] == pytest.approx(graded, abs=5e-4)
+    assert summary["student_name"] == "Reference Solution"

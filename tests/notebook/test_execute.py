@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from mnist_lab.notebook.execute import execute_notebook
 from tests.fixtures import notebooks
+
+pytestmark = pytest.mark.limits
 
 
 def test_a_failing_cell_is_located_and_explained(tmp_path):

@@ -93,13 +93,18 @@ class Submission:
     own_folder: bool = True
 
     def problem(self) -> tuple[str, str] | None:
-        """(status, message) when there is not exactly one notebook to grade."""
+        """(status, message) when there is not exactly one notebook to grade.
+
+        The student reads the message: it names their folder, never where it lies on the
+        grader's machine.
+        """
+        where = f"your hand-in folder ({self.folder.name}/)"
         if not self.notebooks:
-            return NO_NOTEBOOK, f"no notebook (.ipynb) was found in {self.folder}."
+            return NO_NOTEBOOK, f"no notebook (.ipynb) was found in {where}."
         if len(self.notebooks) > 1:
-            names = ", ".join(str(path.relative_to(self.folder)) for path in self.notebooks)
+            names = ", ".join(path.relative_to(self.folder).as_posix() for path in self.notebooks)
             return SEVERAL_NOTEBOOKS, (
-                f"{len(self.notebooks)} notebooks were found in {self.folder} ({names}); "
+                f"{len(self.notebooks)} notebooks were found in {where}: {names}; "
                 f"hand in exactly one."
             )
         return None

@@ -26,12 +26,19 @@ CHATTY_IN_A_BATCH = ("mnist_lab.grading.grade", "mnist_lab.notebook.execute")
 def _grade(args: argparse.Namespace) -> int:
     from mnist_lab.grading.grade import grade_submission
 
-    results = grade_submission(args.submission, out_dir=args.out, rubric=args.rubric)
+    results = grade_submission(
+        args.submission, out_dir=args.out, rubric=args.rubric, report_dir=args.report
+    )
     print(results.summary_line())
     for check in results.checks:
         mark = "passed" if check.passed else "FAILED"
         print(f"  {mark:6}  {check.points:g}/{check.max_points:g}  {check.name}")
     print(f"Feedback: {args.out / 'feedback.html'}; for Gradescope: {args.out / 'results.json'}")
+    if args.report is not None:
+        if (args.report / "summary.json").is_file():
+            print(f"Lab report: {args.report / 'report.html'}")
+        else:
+            print("No lab report: the notebook left no trained `model` and `history`.")
     return 0
 
 
@@ -60,6 +67,15 @@ def add_grade_command(subparsers) -> None:
         default=DEFAULT_RUBRIC,
         metavar="PATH",
         help="the rubric: points, thresholds, time limits (default: autograder/rubric.toml)",
+    )
+    grade.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "also write the student's lab report there (as `mnist-lab run` does), from the "
+            "same run: the notebook is executed once"
+        ),
     )
     grade.set_defaults(handler=_grade)
 

@@ -22,6 +22,7 @@ grader-side problem raises (`GradingError` or another `LabError`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -199,6 +200,7 @@ def grade_submission(
     checker: Checker | None = None,
     kernel_env: Mapping[str, str] | None = None,
     copy_siblings: bool = True,
+    report_dir: str | os.PathLike | None = None,
 ) -> GradingResults:
     """Grade the notebook at ``notebook``; write the result files to ``out_dir`` if given.
 
@@ -209,13 +211,20 @@ def grade_submission(
     ``kernel_env`` adds variables to the student's kernel's environment (a batch grader
     sizes TensorFlow's thread pools with them); the grader's own variables win. The files
     beside the notebook (images it reads, say) are copied into the folder it runs in, unless
-    ``copy_siblings`` is False (a folder that holds a whole class's notebooks).
+    ``copy_siblings`` is False (a folder that holds a whole class's notebooks). With
+    ``report_dir``, the student's lab report is written there too, as `mnist-lab run` writes
+    it, from this same run (`grading.report`): the notebook runs once for both.
     Raises `LabError` only when the grader cannot grade; whatever the notebook does, it is
     graded.
     """
     notebook = Path(notebook)
     if not notebook.is_file():
         raise LabError(f"No submission at {notebook}: expected the path of a .ipynb file.")
+    if report_dir is not None:
+        from mnist_lab.run import check_report_destination
+
+        report_dir = Path(report_dir)
+        check_report_destination(report_dir)  # before the notebook runs, not after
     if checker is None:  # the grader's own set-up is checked first, whatever the notebook
         rubric = _as_rubric(rubric)
         mnist_path, samples_dir = _local_mnist(mnist_path), _samples_dir(samples_dir)
@@ -223,10 +232,12 @@ def grade_submission(
     try:
         notes = _format_notes(read_notebook(notebook))
     except LabError as error:  # the student's file: graded zero, with the reason
-        checks = all_failed(checker.rubric if checker else rubric, f"Not run: {error}")
+        # The student reads this: their file's name, never where it lies on the grader.
+        reason = str(error).replace(str(notebook), notebook.name)
+        checks = all_failed(checker.rubric if checker else rubric, f"Not run: {reason}")
         results = GradingResults(checks, notebook.name, time.perf_counter() - started)
     else:
-        options = RunOptions(dict(kernel_env or {}), copy_siblings)
+        options = RunOptions(dict(kernel_env or {}), copy_siblings, report_dir)
         if checker is None:
             with Checker(rubric, mnist_path=mnist_path, samples_dir=samples_dir) as own:
                 results = _grade(notebook, own, started, notes, options)
@@ -268,6 +279,7 @@ class RunOptions:
 
     kernel_env: Mapping[str, str]
     copy_siblings: bool = True
+    report_dir: Path | None = None
 
 
 def _grade(
@@ -293,6 +305,10 @@ def _run_and_check(
         _copy_siblings(notebook, run_dir)
     limits = checker.rubric.limits
     kernel_end = folder / "kernel-end.json"  # the sandbox says here why the kernel ended
+    cut_network = not limits.network and _can_cut_network()
+    ipc_dir = folder / "ipc" if cut_network else None  # the kernel's channels, as sockets
+    if ipc_dir is not None:
+        ipc_dir.mkdir(mode=0o700)
     scans = _anonymous_copies(read_manifest(checker.samples_dir), folder / "scans")
     user = kernel_user.acquire()  # None unless the grader is root
     try:
@@ -301,7 +317,8 @@ def _run_and_check(
         mnist_path, samples_dir, home = checker.mnist_path, SAMPLE_IMAGES, None
         if user is not None:
             home = folder / "home"
-            kernel_user.prepare(user, folder, writable=[run_dir, export_dir], home=home)
+            writable = [run_dir, export_dir, *([ipc_dir] if ipc_dir is not None else [])]
+            kernel_user.prepare(user, folder, writable=writable, home=home)
             data = folder / "data"
             data.mkdir(mode=0o755)
             data.chmod(0o755)
@@ -326,8 +343,10 @@ def _run_and_check(
                 report=kernel_end,
                 uid=None if user is None else user.uid,
                 home=home,
+                network=not cut_network,
             ),
             before_cells=lambda: checker.wait_ready(limits.checker_timeout_s),
+            ipc_folder=ipc_dir,
         )
     finally:
         kernel_user.release(user)
@@ -340,6 +359,8 @@ def _run_and_check(
         export_seconds,
     )
     cell_errors = _cell_errors(executed, sandbox.explain_end(sandbox.read_report(kernel_end)))
+    if cut_network:
+        cell_errors = _explain_network(cell_errors)
     executed_path = folder / "executed.ipynb"
     nbformat.write(executed.notebook, executed_path)
     request = {
@@ -352,6 +373,17 @@ def _run_and_check(
     answer = checker.grade(request, limits.checker_timeout_s)
     logger.info("Checks took %.1f s", time.perf_counter() - checking)
     checks = tuple(CheckResult(**check) for check in answer)
+    if options.report_dir is not None:  # scored already: the report changes no point
+        from mnist_lab.grading.report import write_graded_report
+
+        write_graded_report(
+            executed,
+            export_dir,
+            options.report_dir,
+            samples=read_manifest(checker.samples_dir),
+            samples_dir=checker.samples_dir,
+            mnist_path=checker.mnist_path,
+        )
     return checks, cell_errors, _truncation_notes(executed)
 
 
@@ -406,6 +438,55 @@ def _copy_siblings(notebook: Path, run_dir: Path) -> None:
             if size <= budget:
                 shutil.copy2(path, run_dir / path.name)
                 budget -= size
+
+
+@functools.cache
+def _can_cut_network() -> bool:
+    """Whether kernels get no network here; says once, as a warning, why not."""
+    reason = sandbox.network_isolation()
+    if reason is not None:
+        logger.warning(
+            "Notebooks are graded WITH network access: %s. A notebook can then send out what "
+            "it can read and reach this machine's services and the other kernels of a batch. "
+            "Grade as root on Linux, in a container allowed to make network namespaces, or "
+            "set [limits] network = true in the rubric to say the lab needs a network.",
+            reason,
+        )
+    return reason is None
+
+
+# What Python says when a connection fails for want of a network (sockets, DNS, urllib,
+# requests, Keras's own downloads).
+NETWORK_ERRORS = (
+    "Network is unreachable",
+    "Connection refused",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "No address associated with hostname",
+    "gaierror",
+    "URLError",
+    "ConnectionError",
+    "Max retries exceeded",
+    "Failed to establish a new connection",
+)
+NO_NETWORK_HINT = (
+    "Grading runs without a network: nothing can be downloaded, uploaded or reached over "
+    "a connection while your notebook runs. Download data in advance and read it from a "
+    "file beside the notebook (the lab's MNIST comes from load_mnist(), which needs no "
+    "network), and remove code that connects anywhere."
+)
+
+
+def _explain_network(errors: tuple[CellError, ...]) -> tuple[CellError, ...]:
+    """The errors, those of failed connections told why: in full once, then by reference."""
+    explained, first = [], None
+    for error in errors:
+        if error.kind == "error" and any(text in error.message for text in NETWORK_ERRORS):
+            hint = NO_NETWORK_HINT if first is None else f"No network while grading (see {first})."
+            first = first or error.where().split(" (")[0]
+            error = replace(error, message=f"{error.message}\n{hint}")
+        explained.append(error)
+    return tuple(explained)
 
 
 def _cell_errors(executed: ExecutedNotebook, kernel_end: str | None) -> tuple[CellError, ...]:

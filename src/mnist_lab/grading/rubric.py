@@ -45,13 +45,15 @@ MIN_DISK_LIMIT_MB = 64
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits, in seconds, and the memory and disk limits of the student's kernel, in MB."""
+    """Time limits, in seconds, the memory and disk limits of the student's kernel, in MB,
+    and whether the kernel may reach a network (never, unless the lab needs one)."""
 
     cell_timeout_s: int
     notebook_timeout_s: int
     checker_timeout_s: int
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
     disk_limit_mb: int = DEFAULT_DISK_LIMIT_MB
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,14 @@ MEGABYTE_LIMITS = {
 }
 
 
-def _limit(value: object, where: str, key: str) -> int:
+def _limit(value: object, where: str, key: str) -> int | bool:
+    if key == "network":
+        if not isinstance(value, bool):
+            raise RubricError(
+                f"{where} is {value!r}; expected true (the notebook may reach the network) or "
+                "false (the default: it runs with no network)."
+            )
+        return value
     if key in MEGABYTE_LIMITS:
         least, default, enough = MEGABYTE_LIMITS[key]
         if not _is_whole(value) or value < least:

@@ -1,8 +1,16 @@
 """Start the student's kernel, hold it to memory and disk limits, and end all it leaves behind.
 
 Usage: ``python -I sandbox.py [--memory-limit-mb N] [--disk-limit-mb N --disk-folder DIR ...]
-[--report PATH] [--uid N --home DIR] -- KERNEL COMMAND ...`` (the grader puts this in front
-of the kernel command; `wrapper_command` builds it).
+[--report PATH] [--uid N --home DIR] [--no-network] -- KERNEL COMMAND ...`` (the grader puts
+this in front of the kernel command; `wrapper_command` builds it).
+
+- **No network.** With ``--no-network`` (the rubric's ``limits.network = false``, the
+  default), this process moves into a network namespace of its own before it starts the
+  kernel: its only interface is a loopback that nothing else shares, so the notebook can
+  neither reach another machine nor the grading machine's own services (a database, a
+  Jupyter server, the other kernels of a batch). The kernel then talks to the grader over
+  Unix sockets (Jupyter's IPC transport), which do not need a network. Making the
+  namespace needs root on Linux; `network_isolation` says whether it can be made here.
 
 - **Another user.** With ``--uid`` (the grader runs as root: see `kernel_user`), the kernel
   runs as that unprivileged user, with no supplementary groups, ``DIR`` as its home and
@@ -46,11 +54,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
+import functools
 import json
 import os
 import shutil
 import signal
+import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -59,6 +71,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+CLONE_NEWNET = 0x40000000  # from <linux/sched.h>
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1  # from <linux/sockios.h>, <net/if.h>
 CLEANUP_SECONDS = 5.0
 # How often the memory of the kernel's process tree is measured.
 POLL_SECONDS = 0.1
@@ -103,11 +117,13 @@ def wrapper_command(
     report: Path | None = None,
     uid: int | None = None,
     home: Path | None = None,
+    network: bool = True,
 ) -> list[str]:
     """The command to put in front of a kernel command to run it in this sandbox.
 
     ``disk_folders`` are the folders the kernel may write in (its home is added); what they
-    hold counts toward ``disk_limit_mb``.
+    hold counts toward ``disk_limit_mb``. With ``network`` False the kernel gets a network
+    namespace of its own (see `network_isolation`; its channels must then be IPC).
     """
     command = [sys.executable, "-I", str(Path(__file__).resolve())]
     if memory_limit_mb is not None:
@@ -122,7 +138,53 @@ def wrapper_command(
         if home is None:
             raise ValueError("a kernel run as another user needs a home folder")
         command += ["--uid", str(uid), "--home", str(home)]
+    if not network:
+        command.append("--no-network")
     return [*command, "--"]
+
+
+# No network ----------------------------------------------------------------------------------
+
+
+def isolate_network() -> None:
+    """Move this process into a new network namespace whose only interface, its own
+    loopback, is up; raises OSError where that is not allowed (not root, a container)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"unshare(CLONE_NEWNET) failed: {os.strerror(number)}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(control, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(control, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+
+
+# Run in the sandbox by `network_isolation`: its interfaces, and whether it reaches out.
+PROBE = """import socket
+print(",".join(sorted(name for _, name in socket.if_nameindex())))
+"""
+
+
+@functools.cache
+def network_isolation() -> str | None:
+    """None when kernels can be given a network of their own here; otherwise why not.
+
+    Tried once per process, for real: this module starts a stand-in kernel with
+    ``--no-network`` and checks that it sees no interface but its loopback.
+    """
+    if not sys.platform.startswith("linux"):
+        return f"the grader runs on {sys.platform}, and network namespaces are Linux's"
+    if os.geteuid() != 0:
+        return "the grader is not running as root, which making a network namespace needs"
+    command = [*wrapper_command(network=False), sys.executable, "-I", "-c", PROBE]
+    try:
+        probe = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"a trial sandbox could not be started ({type(error).__name__}: {error})"
+    if probe.returncode != 0 or probe.stdout.strip() != "lo":
+        why = (probe.stderr.strip().splitlines() or [probe.stdout.strip()])[-1]
+        return f"this machine does not let the grader make a network namespace ({why})"
+    return None
 
 
 # Another user --------------------------------------------------------------------------------
@@ -530,15 +592,24 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--uid", type=int, default=None)
     parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--no-network", action="store_true")
     return parser.parse_args(argv[: max(split, 0)]), argv[split + 1 :]
 
 
 def main(argv: list[str]) -> int:
     options, command = _parse(argv)
     if not command or (options.uid is not None and options.home is None):
-        usage = "usage: sandbox.py [OPTIONS] [--uid N --home DIR] -- KERNEL COMMAND ..."
+        usage = (
+            "usage: sandbox.py [OPTIONS] [--uid N --home DIR] [--no-network] -- KERNEL COMMAND ..."
+        )
         print(usage, file=sys.stderr)
         return 2
+    if options.no_network:
+        try:
+            isolate_network()
+        except OSError as error:  # the grader checked first (`network_isolation`): rare
+            print(f"sandbox.py: no network namespace for the kernel: {error}", file=sys.stderr)
+            return 2
     become_subreaper()
     if options.memory_limit_mb is not None:
         set_data_backstop(options.memory_limit_mb)

@@ -376,6 +376,7 @@ def execute_notebook(
     cwd: str | os.PathLike | None = None,
     kernel_wrapper: Sequence[str] = (),
     before_cells: Callable[[], None] | None = None,
+    ipc_folder: str | os.PathLike | None = None,
 ) -> ExecutedNotebook:
     """Run every cell of the notebook at ``path`` in a fresh kernel.
 
@@ -393,6 +394,9 @@ def execute_notebook(
     is the kernel's working folder (default: the notebook's). ``kernel_wrapper`` is a
     command that starts the kernel command given after it. ``before_cells`` is called once
     the kernel is up, before the first cell; what it raises stops the run and propagates.
+    With ``ipc_folder``, the kernel's channels are Unix sockets in that folder (Jupyter's
+    IPC transport) instead of TCP ports on 127.0.0.1: a kernel with no network of its own
+    (see `grading.sandbox`) needs them, and no other process can reach them by port.
     """
     path = Path(path).resolve()
     notebook = read_notebook(path)
@@ -423,7 +427,8 @@ def execute_notebook(
     if before_cells is not None:
         client.on_notebook_start = lambda notebook: before_cells()
     # Use this interpreter for the kernel, whatever kernels are installed on the machine.
-    client.kernel_manager_class = _this_python_kernel_manager(tuple(kernel_wrapper))
+    ipc_prefix = None if ipc_folder is None else str(Path(ipc_folder) / "kernel")
+    client.kernel_manager_class = _this_python_kernel_manager(tuple(kernel_wrapper), ipc_prefix)
     started = time.perf_counter()
     failure = None
     try:
@@ -448,11 +453,16 @@ def execute_notebook(
     )
 
 
-def _this_python_kernel_manager(wrapper: tuple[str, ...] = ()):
+def _this_python_kernel_manager(wrapper: tuple[str, ...] = (), ipc_prefix: str | None = None):
     from jupyter_client.manager import AsyncKernelManager
 
     class ThisPythonKernelManager(AsyncKernelManager):
-        """Starts ipykernel with the interpreter that runs the kit."""
+        """Starts ipykernel with the interpreter that runs the kit (over IPC with a prefix)."""
+
+        def __init__(self, **kwargs):
+            if ipc_prefix is not None:
+                kwargs.update(transport="ipc", ip=ipc_prefix)
+            super().__init__(**kwargs)
 
         def format_kernel_cmd(self, extra_arguments=None):
             command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]

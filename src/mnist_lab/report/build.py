@@ -93,13 +93,17 @@ def _model_result(name: str, model, executed: ExecutedNotebook, artefacts: Artef
     return result, probabilities
 
 
-def _scan_predictions(model, artefacts: Artefacts) -> tuple[ScanPrediction, ...]:
+def _scan_predictions(
+    model, artefacts: Artefacts, samples_dir: Path | None
+) -> tuple[ScanPrediction, ...]:
     if not artefacts.scan_views:
         return ()
     from mnist_lab.scans import read_manifest
 
-    samples = {s.path.name: s for s in read_manifest(sample_images_dir())}
+    samples = {s.path.name: s for s in read_manifest(samples_dir or sample_images_dir())}
     names = [name for name in artefacts.scan_views if name in samples]
+    if not names:
+        return ()
     views = np.stack([np.clip(artefacts.scan_views[name], 0.0, 1.0) for name in names])
     shape = tuple(model.input_shape[1:])
     probabilities = np.asarray(model.predict(views.reshape((-1, *shape)), verbose=0))
@@ -115,8 +119,18 @@ def _scan_predictions(model, artefacts: Artefacts) -> tuple[ScanPrediction, ...]
     )
 
 
-def build_content(executed: ExecutedNotebook, artefacts: Artefacts) -> ReportContent:
-    """Evaluate the exported models and gather everything the report shows."""
+def build_content(
+    executed: ExecutedNotebook,
+    artefacts: Artefacts,
+    *,
+    mnist_path: Path | None = None,
+    samples_dir: Path | None = None,
+) -> ReportContent:
+    """Evaluate the exported models and gather everything the report shows.
+
+    MNIST comes from ``mnist_path`` (default: as `load_mnist` finds it) and the scans' labels
+    from ``samples_dir``'s manifest (default: the kit's sample_images/).
+    """
     if "model" not in artefacts.models:
         reason = artefacts.missing.get("model", "not defined")
         raise LabError(
@@ -128,7 +142,7 @@ def build_content(executed: ExecutedNotebook, artefacts: Artefacts) -> ReportCon
             "The notebook ran, but it has no training history: assign the result of "
             "model.fit(...) to `history`."
         )
-    (_, _), (x_test, y_test) = load_mnist()
+    (_, _), (x_test, y_test) = load_mnist(mnist_path)
     model = load_model_safely(artefacts.models["model"])
     result, probabilities = _model_result("model", model, executed, artefacts, (x_test, y_test))
     y_pred = probabilities.argmax(axis=1)
@@ -151,7 +165,7 @@ def build_content(executed: ExecutedNotebook, artefacts: Artefacts) -> ReportCon
         classification_report=classification_report(
             y_test, y_pred, digits=4, output_dict=True, zero_division=0
         ),
-        scans=_scan_predictions(model, artefacts),
+        scans=_scan_predictions(model, artefacts, samples_dir),
         improved=improved,
     )
 
