@@ -78,6 +78,7 @@ def solution_run(tmp_path_factory, mnist_path) -> SolutionRun:
 SHARED_RUNS = ("solution_run", "grader", "nbgrader_course")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist's ``--dist loadgroup``: those sharing a costly run; the
     `limits` tests, which then run one at a time; and every other test with its module, so

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mnist_lab import __version__
 from mnist_lab.assignment.cli import add_assignment_commands
+from mnist_lab.classroom.cli import add_class_report_command, add_export_grades_command
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import MnistDataError
 from mnist_lab.deploy.cli import add_deploy_commands
@@ -98,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     add_grade_command(commands)
     add_grade_batch_command(commands)
+    add_class_report_command(commands)
+    add_export_grades_command(commands)
     add_scan_commands(commands)
     add_assignment_commands(commands)
     add_deploy_commands(commands)

@@ -456,14 +456,18 @@ def grade_batch(
     assignment: str | None = None,
     force: bool = False,
     progress: bool = False,
+    similarity_threshold: float | None = None,
 ) -> BatchSummary:
     """Grade every submission under ``submissions`` into ``out_dir``; see the module's doc.
 
     ``workers``: gradings at a time (default `default_workers`); ``rubric``: a `Rubric` or a
     rubric file (default autograder/rubric.toml); ``assignment``: the nbgrader assignment to
     grade; ``force``: grade again what a previous run finished; ``progress``: show a progress
-    bar. Raises `LabError` when the grader cannot start; on KeyboardInterrupt, stops the
-    gradings, keeps what finished and raises it again.
+    bar; ``similarity_threshold``: for the class report's similar code (see `classroom`).
+    Once every student is graded, each one's code cells are kept beside their results and
+    the class report is written (`classroom.report`), on a resumed run too. Raises
+    `LabError` when the grader cannot start; on KeyboardInterrupt, stops the gradings, keeps
+    what finished and raises it again.
     """
     out_dir = Path(out_dir)
     if workers is not None and workers < 1:
@@ -487,12 +491,37 @@ def grade_batch(
         count = min(workers or default_workers(), len(pending))
         batch.run(pending, count, progress=progress, total=len(found))
     batch.rewrite_all()
+    _write_class_report(found, out_dir, rubric, similarity_threshold)
     return BatchSummary(
         tuple(records[student] for student in sorted(records)),
         tuple(sorted(batch.graded)),
         tuple(student for student in sorted(records) if student not in batch.graded),
         out_dir / GRADES_CSV,
     )
+
+
+def _write_class_report(
+    found: list[Submission], out_dir: Path, rubric: Rubric, threshold: float | None
+) -> None:
+    """Each student's code cells (for the similarity check), then the class report."""
+    from mnist_lab.classroom.records import write_code
+    from mnist_lab.classroom.report import write_class_report
+    from mnist_lab.classroom.similarity import DEFAULT_THRESHOLD
+
+    for submission in found:
+        code = None
+        if len(submission.notebooks) == 1:
+            try:
+                notebook = read_notebook(submission.notebooks[0])
+                code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+            except LabError:
+                code = None
+        if (out_dir / submission.student).is_dir():
+            write_code(out_dir / submission.student, code)
+    try:
+        write_class_report(out_dir, rubric=rubric, threshold=threshold or DEFAULT_THRESHOLD)
+    except Exception:  # the grades are written: a report that fails must not lose them
+        logger.exception("The class report could not be written; grades.csv is complete")
 
 
 def _warn_if_open(submissions: Path, out_dir: Path) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from mnist_lab.classroom.cli import add_similarity_option
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC
 
 DEFAULT_GRADE_DIR = Path("build") / "grade"
@@ -107,6 +108,7 @@ def _grade_batch(args: argparse.Namespace) -> int:
                 assignment=args.assignment,
                 force=args.force,
                 progress=not args.quiet,
+                similarity_threshold=args.similarity_threshold,
             )
     except KeyboardInterrupt:
         print(
@@ -122,6 +124,7 @@ def _grade_batch(args: argparse.Namespace) -> int:
     for record in summary.errors:
         print(f"  {record.student}: {record.status}: {record.message}")
     print(f"Grades: {summary.grades_csv}; each student's feedback: {args.out}/<student>/")
+    print(f"The class at a glance: {args.out / 'class_report.html'}")
     return 0
 
 
@@ -166,4 +169,5 @@ def add_grade_batch_command(subparsers) -> None:
         action="store_true",
         help="grade every submission again, even those a previous run finished",
     )
+    add_similarity_option(batch)
     batch.set_defaults(handler=_grade_batch)
