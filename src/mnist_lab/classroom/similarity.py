@@ -267,7 +267,12 @@ def _matching_cells(a: Submission, b: Submission, common: set[int]):
                 first, second = lines.setdefault((where_a.cell, where_b.cell), (set(), set()))
                 first.update(range(where_a.first_line, where_a.last_line + 1))
                 second.update(range(where_b.first_line, where_b.last_line + 1))
-    return tuple(
-        (cell_a, tuple(sorted(first)), cell_b, tuple(sorted(second)))
-        for (cell_a, cell_b), (first, second) in sorted(lines.items())
-    )
+    # Each cell is shown beside the one cell of the other it shares the most lines with.
+    ranked = sorted(lines.items(), key=lambda item: -len(item[1][0]) - len(item[1][1]))
+    used_a, used_b, pairs = set(), set(), []
+    for (cell_a, cell_b), (first, second) in ranked:
+        if cell_a not in used_a and cell_b not in used_b:
+            used_a.add(cell_a)
+            used_b.add(cell_b)
+            pairs.append((cell_a, tuple(sorted(first)), cell_b, tuple(sorted(second))))
+    return tuple(sorted(pairs))
