@@ -81,11 +81,12 @@ SHARED_RUNS = ("solution_run", "grader", "nbgrader_course")
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist's ``--dist loadgroup``: those sharing a costly run; the
-    `limits` tests, which then run one at a time; and every other test with its module, so
-    that a module's fixtures are made once, on one worker."""
+    `limits` tests and those grading notebooks at the limits (`at_the_limits`), which then
+    run one at a time; and every other test with its module, so that a module's fixtures
+    are made once, on one worker."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_RUNS if name in names), None)
-        if group is None and item.get_closest_marker("limits"):
+        if group is None and (item.get_closest_marker("limits") or "at_the_limits" in names):
             group = "limits"
         item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))

@@ -69,6 +69,13 @@ def test_report_names_the_student(tiny_report):
     assert "Ada Lovelace" in text and "212223240001" in text
 
 
+@pytest.mark.parametrize("name", ["report.md", "report.html"])
+def test_the_report_names_no_folder_of_the_machine(tiny_report, name):
+    out, _ = tiny_report
+    text = (out / name).read_text()
+    assert str(out.parent) not in text and "/tmp/" not in text
+
+
 def test_no_staging_folders_are_left_behind(tiny_report):
     out, _ = tiny_report
     assert sorted(p.name for p in out.parent.iterdir()) == ["report", "tiny_lab.ipynb"]

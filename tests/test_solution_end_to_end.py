@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from mnist_lab.grading.rubric import load_rubric
+from mnist_lab.paths import SOLUTION_NOTEBOOK
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +108,5 @@ def test_report_documents_follow_the_write_up(report, summary):
         assert heading in markdown
     assert f"{summary['test_accuracy'] * 100:.2f}%" in markdown
     assert 'src="figures/' not in html and "data:image/png;base64," in html
+    for text in (markdown, html):  # the report goes to students: no folder of the machine
+        assert str(report.parent) not in text and str(SOLUTION_NOTEBOOK.parent) not in text

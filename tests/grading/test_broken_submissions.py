@@ -96,7 +96,9 @@ def test_a_notebook_filling_the_disk_is_stopped_in_the_cell_that_wrote(at_the_li
     message = results.cell_errors[0].message
     assert "MB when it was stopped" in message and "do not write data" in message
     used_mb = int(message.split("(")[1].split(" MB when")[0])
-    assert 256 < used_mb < 1024  # stopped within a second or two of writing
+    # Stopped within seconds of writing (about 1 s on an idle machine); the other tests'
+    # load can delay the once-a-second measurement by a few more.
+    assert 256 < used_mb < 2048
 
 
 @pytest.mark.parametrize("name", sorted(UNREADABLE))

@@ -100,8 +100,10 @@ def write_graded_report(
 ) -> None:
     """Write the lab report of a graded run into ``report_dir``; a run without a trained
     model or history gets no report, and a warning that says why (its grade stands)."""
+    from mnist_lab.quiet import import_tensorflow_quietly
     from mnist_lab.run import write_report_folder
 
+    import_tensorflow_quietly()  # the grader's own TensorFlow, for the report's evaluation
     with tempfile.TemporaryDirectory(prefix="mnist-lab-report-") as private:
         artefacts = report_artefacts(export_dir, samples, Path(private))
         try:

@@ -222,8 +222,8 @@ def _numbered(items: Sequence[str]) -> str:
 
 def _program(content: ReportContent) -> str:
     return (
-        f"The program is the Jupyter notebook {_code(content.notebook.name)} "
-        f"({_code(content.notebook.as_posix())}), run from top to bottom. The model it saved "
+        f"The program is the Jupyter notebook {_code(content.notebook.name)} (beside this "
+        "report as notebook.ipynb), run from top to bottom. The model it saved "
         "was evaluated again by the kit on the 10,000 MNIST test images; every figure and "
         "table below comes from that run."
     )
