@@ -52,7 +52,9 @@ def main() -> int:
     notebook = args.notebook.resolve()
     if "MNIST_PATH" not in os.environ:
         raise SystemExit("Set MNIST_PATH to a local mnist.npz (grading never downloads).")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # Absolute: the baseline runs in a folder of its own, where a relative path would miss.
+    mnist = str(Path(os.environ["MNIST_PATH"]).resolve())
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_PATH": mnist}
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as scratch:
         scratch = Path(scratch)
         plain_dir = scratch / "plain"

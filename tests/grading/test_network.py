@@ -143,3 +143,30 @@ def test_a_grader_that_cannot_cut_the_network_says_so_once_and_grades(monkeypatc
     warnings = [r.getMessage() for r in caplog.records if "WITH network access" in r.getMessage()]
     assert len(warnings) == 1
     assert reason in warnings[0] and "network = true" in warnings[0]
+
+
+FILLS_ITS_SOCKET_FOLDER = """\
+import json, os
+from ipykernel.connect import get_connection_file
+
+folder = os.path.dirname(json.load(open(get_connection_file()))["ip"])
+block = bytes(50_000_000)
+for number in range(100):
+    with open(os.path.join(folder, f"filler-{number}.bin"), "wb") as file:
+        file.write(block)
+"""
+
+
+@needs_root
+def test_files_written_where_the_kernel_s_sockets_are_count_toward_the_disk_limit(
+    tmp_path, tiny_rubric
+):
+    notebook = new_notebook(cells=[new_code_cell(FILLS_ITS_SOCKET_FOLDER)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, tmp_path / "fills_its_socket_folder.ipynb")
+    rubric = _rubric(tiny_rubric, network=False)
+    rubric = replace(rubric, limits=replace(rubric.limits, disk_limit_mb=256))
+    results = grade_submission(tmp_path / "fills_its_socket_folder.ipynb", rubric=rubric)
+    [error] = results.cell_errors
+    assert (error.cell_number, error.kind) == (1, "dead kernel")
+    assert "MB when it was stopped" in error.message

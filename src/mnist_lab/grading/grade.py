@@ -307,8 +307,10 @@ def _run_and_check(
     kernel_end = folder / "kernel-end.json"  # the sandbox says here why the kernel ended
     cut_network = not limits.network and _can_cut_network()
     ipc_dir = folder / "ipc" if cut_network else None  # the kernel's channels, as sockets
+    writable = [run_dir, export_dir]  # where the kernel may write: all of it counts on disk
     if ipc_dir is not None:
         ipc_dir.mkdir(mode=0o700)
+        writable.append(ipc_dir)
     scans = _anonymous_copies(read_manifest(checker.samples_dir), folder / "scans")
     user = kernel_user.acquire()  # None unless the grader is root
     try:
@@ -317,7 +319,6 @@ def _run_and_check(
         mnist_path, samples_dir, home = checker.mnist_path, SAMPLE_IMAGES, None
         if user is not None:
             home = folder / "home"
-            writable = [run_dir, export_dir, *([ipc_dir] if ipc_dir is not None else [])]
             kernel_user.prepare(user, folder, writable=writable, home=home)
             data = folder / "data"
             data.mkdir(mode=0o755)
@@ -339,7 +340,7 @@ def _run_and_check(
             kernel_wrapper=sandbox.wrapper_command(
                 memory_limit_mb=limits.memory_limit_mb,
                 disk_limit_mb=limits.disk_limit_mb,
-                disk_folders=(run_dir, export_dir),
+                disk_folders=tuple(writable),
                 report=kernel_end,
                 uid=None if user is None else user.uid,
                 home=home,
