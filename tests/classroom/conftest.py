@@ -9,6 +9,7 @@ import pytest
 from mnist_lab.classroom.records import write_code
 from mnist_lab.grading.batch import (
     GRADED,
+    GRADER_ERROR,
     GRADES_CSV,
     StudentRecord,
     write_grades_csv,
@@ -62,8 +63,8 @@ OUT_OF_MEMORY = CellError(
 
 @pytest.fixture
 def graded_class(tmp_path) -> Path:
-    """Six students: two copies (anna, anna_renamed), full marks and the bonus, a zero, an
-    unreadable file, and one stopped at the memory limit."""
+    """Seven students: two copies (anna, anna_renamed), full marks and the bonus, a zero, an
+    unreadable file, one stopped at the memory limit, and one the grader failed on."""
     code, _ = planted_class()
     students = {
         "anna": (results_for(EVERYTHING, 0.9912), GRADED, code["anna"], 200.0),
@@ -84,5 +85,7 @@ def graded_class(tmp_path) -> Path:
         record = StudentRecord(student, status, "0" * 64, "1" * 64, results, message, seconds)
         write_student(tmp_path, record, cells)
         records.append(record)
+    # The grader failed on fay's notebook: a row in grades.csv, no record (retried next run).
+    records.append(StudentRecord("fay", GRADER_ERROR, "2" * 64, "1" * 64, None, "timeout", 600))
     write_grades_csv(tmp_path / GRADES_CSV, records, RUBRIC.checks)
     return tmp_path

@@ -64,7 +64,8 @@ def test_moodle_gets_an_id_column_a_grade_per_item_and_feedback(graded_class, ro
 def test_nobody_is_dropped_silently(graded_class, roster):
     done = export_grades(graded_class, fmt="csv", roster=roster)
     assert done.no_submission == ("zoe",)
-    assert done.not_in_roster == ("anna_renamed",)
+    assert done.no_score == ()  # fay, on whom the grader failed, is not in this roster
+    assert done.not_in_roster == ("anna_renamed", "fay")
     rows = _read(done.path)
     assert [row[0] for row in rows[1:]] == ["anna", "boris", "chen", "dana", "erik", "zoe"]
     assert rows[0] == [
@@ -85,7 +86,8 @@ def test_the_command_lists_who_could_not_be_matched(graded_class, roster, capsys
     captured = capsys.readouterr()
     assert "5 student(s) written to" in captured.out
     assert "without a graded notebook (empty grade in the file): zoe" in captured.err
-    assert "Graded but not in the roster" in captured.err and "anna_renamed" in captured.err
+    assert "In the batch but not in the roster" in captured.err
+    assert "anna_renamed, fay" in captured.err
 
 
 BAD_ROSTERS = {
@@ -130,3 +132,11 @@ def test_a_half_finished_batch_says_to_run_it_again(graded_class, roster):
     shutil.rmtree(graded_class / "boris")
     with pytest.raises(LabError, match=r"half-finished batch: 1 student\(s\).*\(boris\)"):
         export_grades(graded_class, fmt="canvas", roster=roster)
+
+
+def test_a_student_the_grader_failed_on_is_listed_with_an_empty_grade(graded_class, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,lms_id\nanna,S1\nfay,S7\n")
+    done = export_grades(graded_class, fmt="canvas", roster=roster)
+    assert done.no_score == ("fay",)
+    assert {row[2]: row[5] for row in _read(done.path)[1:]} == {"S1": "100", "S7": ""}

@@ -90,9 +90,15 @@ def _export_grades(args: argparse.Namespace) -> int:
             f"{', '.join(done.no_submission)}",
             file=sys.stderr,
         )
+    if done.no_score:
+        print(
+            f"The grader failed on these (empty grade; run grade-batch again to retry): "
+            f"{', '.join(done.no_score)}",
+            file=sys.stderr,
+        )
     if done.not_in_roster:
         print(
-            f"Graded but not in the roster (left out of the file; add them to the roster): "
+            f"In the batch but not in the roster (left out of the file; add them to it): "
             f"{', '.join(done.not_in_roster)}",
             file=sys.stderr,
         )

@@ -18,7 +18,7 @@ student id) to the learning management system's ids. It is a CSV file with the c
 The autograded score (out of the rubric's maximum) and the extra credit earned are separate
 columns, so that a gradebook that caps an assignment at its points keeps the bonus. A
 student in the roster without a graded submission gets an empty grade and is listed; a
-graded student missing from the roster is listed and left out (the file cannot name them):
+student of the batch missing from the roster is listed and left out (the file cannot name them):
 nobody is dropped silently.
 """
 
@@ -57,7 +57,8 @@ class Export:
     path: Path
     exported: tuple[str, ...]
     no_submission: tuple[str, ...]  # in the roster, without a graded notebook
-    not_in_roster: tuple[str, ...]  # graded, without a roster entry
+    no_score: tuple[str, ...]  # in the roster and the batch, but the grader failed on them
+    not_in_roster: tuple[str, ...]  # in the batch, without a roster entry
 
 
 def read_roster(path: str | os.PathLike) -> list[RosterEntry]:
@@ -194,5 +195,10 @@ def export_grades(
         path,
         tuple(e.student for e in entries if e.student in records),
         tuple(e.student for e in entries if e.student not in records),
+        tuple(
+            e.student
+            for e in entries
+            if e.student in records and records[e.student].record.results is None
+        ),
         tuple(sorted(student for student in records if student not in in_roster)),
     )

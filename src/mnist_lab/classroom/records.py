@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_lab.errors import LabError
-from mnist_lab.grading.batch import GRADES_CSV, RECORD, StudentRecord, read_record
+from mnist_lab.grading.batch import (
+    GRADER_ERROR,
+    GRADES_CSV,
+    RECORD,
+    StudentRecord,
+    read_record,
+)
 
 CODE_FILE = "code.json"  # the graded notebook's code cells, kept by grade-batch for similarity
 # The grader's measured accuracy, as the accuracy checks' messages state it.
@@ -70,12 +76,23 @@ def read_class(out_dir: str | os.PathLike) -> list[ClassRecord]:
             f"`mnist-lab grade-batch SUBMISSIONS_DIR --out {out_dir.name}` (again) first."
         )
     with open(grades, newline="", encoding="utf-8") as file:
-        students = [row["student"] for row in csv.DictReader(file) if row.get("student")]
-    if not students:
+        rows = [row for row in csv.DictReader(file) if row.get("student")]
+    if not rows:
         raise LabError(f"{grades} lists no student: there is nothing to report or export.")
     records, unfinished = [], []
-    for student in students:
+    for row in rows:
+        student = row["student"]
         record = read_record(out_dir / student) if (out_dir / student).is_dir() else None
+        if record is None and row.get("status") == GRADER_ERROR:  # kept out of record.json
+            record = StudentRecord(
+                student,
+                GRADER_ERROR,
+                row.get("sha256", ""),
+                "",
+                None,
+                "the grader failed on this notebook; run grade-batch again to retry it",
+                float(row.get("seconds") or 0),
+            )
         if record is None:
             unfinished.append(student)
             continue

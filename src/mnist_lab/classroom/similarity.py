@@ -67,6 +67,9 @@ CONTRACT_NAMES = frozenset(
 KEPT_NAMES = frozenset(dir(builtins)) | CONTRACT_NAMES
 MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.MULTILINE)
 SKIPPED = {
+    # Python 3.12 splits f-strings into tokens: their text goes, like any string's.
+    getattr(tokenize, "FSTRING_MIDDLE", tokenize.COMMENT),
+    getattr(tokenize, "FSTRING_END", tokenize.COMMENT),
     tokenize.COMMENT,
     tokenize.NL,
     tokenize.INDENT,
