@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 
-from mnist_lab.classroom.report import write_class_report
+from mnist_lab.classroom.report import similarity_csv, spreadsheet_safe, write_class_report
+from mnist_lab.classroom.similarity import Match
 from mnist_lab.cli import main
 
 
@@ -63,3 +65,10 @@ def test_a_bad_threshold_exits_2(graded_class, capsys):
         main(["class-report", str(graded_class), "--similarity-threshold", "80"])
     assert exit_.value.code == 2
     assert "is not a share of code in (0, 1]" in capsys.readouterr().err
+
+
+def test_names_a_spreadsheet_would_run_are_written_as_text():
+    match = Match("=HYPERLINK(1)", "+bob", 0.9, 50, ((1, (1,), 1, (1,)),))
+    rows = list(csv.reader(io.StringIO(similarity_csv([match]))))
+    assert rows[1][:2] == ["'=HYPERLINK(1)", "'+bob"]
+    assert spreadsheet_safe("anna") == "anna"

@@ -60,7 +60,9 @@ def test_the_report_is_of_the_graded_run(graded_with_report):
 
 
 def test_a_run_without_a_model_is_graded_and_gets_no_report(checker, tmp_path, caplog):
-    report = tmp_path / "report"
+    report = tmp_path / "report"  # an earlier run's report there must not pass for this one's
+    report.mkdir()
+    (report / "summary.json").write_text('{"test_accuracy": 0.99}')
     with caplog.at_level(logging.WARNING, logger="mnist_lab.grading.report"):
         results = grade_submission(notebooks.no_model(tmp_path), checker=checker, report_dir=report)
     assert len(results.checks) == len(checker.rubric.checks)
@@ -106,3 +108,26 @@ def test_only_plain_files_of_the_export_are_read_never_links(tmp_path):
     assert list(artefacts.scan_views) == [samples[0].path.name]
     assert artefacts.scan_views[samples[0].path.name].shape == (28, 28)
     assert not (private / "model.keras").exists()
+
+
+def test_fifos_archives_and_linked_folders_in_the_export_are_skipped(tmp_path):
+    """Opening a FIFO nobody writes to would hang the grader; an .npz saved as .npy loads
+    as an archive; a linked scans/ folder could point anywhere."""
+    export, private = tmp_path / "export", tmp_path / "private"
+    export.mkdir()
+    private.mkdir()
+    os.mkfifo(export / "model.keras")
+    os.mkfifo(export / "history.json")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    np.save(elsewhere / "0.npy", np.zeros((28, 28)))
+    os.symlink(elsewhere, export / "scans")
+    samples = read_manifest(sample_images_dir())
+
+    artefacts = report_artefacts(export, samples, private)
+
+    assert (artefacts.models, artefacts.histories, artefacts.scan_views) == ({}, {}, {})
+    (export / "scans").unlink()
+    (export / "scans").mkdir()
+    np.savez(export / "scans" / "0.npy", views=np.zeros((28, 28)))  # np.savez keeps the name
+    assert report_artefacts(export, samples, private).scan_views == {}

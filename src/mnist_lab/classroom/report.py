@@ -248,14 +248,20 @@ not a verdict.</p>
 """
 
 
-def write_similarity_csv(path: Path, matches: Sequence[Match]) -> None:
+def spreadsheet_safe(text: str) -> str:
+    """A student's name as a CSV cell a spreadsheet shows and never runs as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def similarity_csv(matches: Sequence[Match]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["first", "second", "score", "shared_fingerprints", "matching_cells"])
     for match in matches:
         cells = " ".join(f"{a}:{b}" for a, _, b, _ in match.cells)
-        writer.writerow([match.first, match.second, f"{match.score:.3f}", match.shared, cells])
-    _write(path, buffer.getvalue())
+        first, second = spreadsheet_safe(match.first), spreadsheet_safe(match.second)
+        writer.writerow([first, second, f"{match.score:.3f}", match.shared, cells])
+    return buffer.getvalue()
 
 
 def _write(path: Path, text: str) -> None:
@@ -271,7 +277,11 @@ def write_class_report(
     template_cells: Sequence[str] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Match]:
-    """Write class_report.html, class_summary.csv and similarity.csv into ``out_dir``."""
+    """Write class_report.html, class_summary.csv and similarity.csv into ``out_dir``.
+
+    All three are made before any is written, so that a failure leaves the previous set
+    whole; the page is written last, and an old page is removed if writing fails.
+    """
     out_dir = Path(out_dir)
     rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
     records = read_class(out_dir)
@@ -283,9 +293,14 @@ def write_class_report(
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["kind", "name", "value"])
     writer.writerows(summary_rows(records, rubric))
-    _write(out_dir / SUMMARY_CSV, buffer.getvalue())
-    write_similarity_csv(out_dir / SIMILARITY_CSV, matches)
-    _write(out_dir / REPORT_HTML, render_html(records, rubric, matches, threshold))
+    page = render_html(records, rubric, matches, threshold)
+    try:
+        _write(out_dir / SUMMARY_CSV, buffer.getvalue())
+        _write(out_dir / SIMILARITY_CSV, similarity_csv(matches))
+        _write(out_dir / REPORT_HTML, page)
+    except OSError:
+        (out_dir / REPORT_HTML).unlink(missing_ok=True)  # never an old page beside new files
+        raise
     return matches
 
 

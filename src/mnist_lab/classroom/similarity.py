@@ -114,7 +114,7 @@ def defined_names(source: str) -> set[str]:
     """The names a cell defines: assignment targets, functions, parameters, import aliases."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting included
         return set()
     names = set()
     for node in ast.walk(tree):

@@ -508,17 +508,17 @@ def _write_class_report(
     from mnist_lab.classroom.report import write_class_report
     from mnist_lab.classroom.similarity import DEFAULT_THRESHOLD
 
-    for submission in found:
-        code = None
-        if len(submission.notebooks) == 1:
-            try:
-                notebook = read_notebook(submission.notebooks[0])
-                code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-            except LabError:
-                code = None
-        if (out_dir / submission.student).is_dir():
-            write_code(out_dir / submission.student, code)
     try:
+        for submission in found:
+            code = None
+            if len(submission.notebooks) == 1:
+                try:
+                    notebook = read_notebook(submission.notebooks[0])
+                    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+                except LabError:
+                    code = None
+            if (out_dir / submission.student).is_dir():
+                write_code(out_dir / submission.student, code)
         write_class_report(out_dir, rubric=rubric, threshold=threshold or DEFAULT_THRESHOLD)
     except Exception:  # the grades are written: a report that fails must not lose them
         logger.exception("The class report could not be written; grades.csv is complete")

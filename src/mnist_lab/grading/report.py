@@ -29,19 +29,26 @@ from mnist_lab.scans import Sample
 
 logger = logging.getLogger(__name__)
 
-MAX_EXPORT_FILE_BYTES = 2_000_000_000  # far above a lab model; a bound on what is copied
+# The most the report copies of one exported file: a model (the lab's are a few MB), and
+# anything else (a history, a scan's output).
+MAX_MODEL_BYTES = 200_000_000
+MAX_FILE_BYTES = 10_000_000
 
 
-def _copy_plain_file(source: Path, target: Path) -> bool:
-    """Copy ``source`` if it is a regular file, never through a link; False otherwise."""
-    try:
-        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+def _copy_plain_file(source: Path, target: Path, limit: int = MAX_FILE_BYTES) -> bool:
+    """Copy ``source`` if it is a regular file of at most ``limit`` bytes in a real folder,
+    never through a link, a FIFO or a device; False otherwise."""
+    if source.parent.is_symlink():  # O_NOFOLLOW covers only the last part of the path
+        return False
+    try:  # non-blocking: opening a FIFO nobody writes to would wait forever
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     with os.fdopen(descriptor, "rb") as file:
         info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_EXPORT_FILE_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return False
+        os.set_blocking(file.fileno(), True)
         with open(target, "wb") as copy:
             shutil.copyfileobj(file, copy)
     return True
@@ -55,7 +62,8 @@ def report_artefacts(export_dir: Path, samples: list[Sample], private: Path) -> 
     """
     models = {}
     for name in export.MODEL_NAMES:
-        if _copy_plain_file(export_dir / f"{name}.keras", private / f"{name}.keras"):
+        model = private / f"{name}.keras"
+        if _copy_plain_file(export_dir / f"{name}.keras", model, MAX_MODEL_BYTES):
             models[name] = private / f"{name}.keras"
     histories = {}
     for name in export.HISTORY_NAMES:
@@ -63,7 +71,7 @@ def report_artefacts(export_dir: Path, samples: list[Sample], private: Path) -> 
         if _copy_plain_file(export_dir / f"{name}.json", target):
             try:
                 data = json.loads(target.read_text())
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
                 histories[name] = data
@@ -76,13 +84,16 @@ def report_artefacts(export_dir: Path, samples: list[Sample], private: Path) -> 
             view = np.load(target, allow_pickle=False)
         except (OSError, ValueError):
             continue
+        if not isinstance(view, np.ndarray):  # an .npz archive saved under the name
+            view.close()
+            continue
         if view.dtype.kind in "biuf" and view.size == 28 * 28:
             views[sample.path.name] = view.reshape(28, 28).astype("float32")
     status = {}
     if _copy_plain_file(export_dir / export.STATUS_FILE, private / export.STATUS_FILE):
         try:
             status = json.loads((private / export.STATUS_FILE).read_text())
-        except ValueError:
+        except (ValueError, RecursionError):
             status = {}
     missing = status.get("missing", {}) if isinstance(status, dict) else {}
     missing = {str(k): str(v) for k, v in missing.items()} if isinstance(missing, dict) else {}
@@ -97,18 +108,28 @@ def write_graded_report(
     samples: list[Sample],
     samples_dir: Path,
     mnist_path: Path,
-) -> None:
-    """Write the lab report of a graded run into ``report_dir``; a run without a trained
-    model or history gets no report, and a warning that says why (its grade stands)."""
-    from mnist_lab.quiet import import_tensorflow_quietly
-    from mnist_lab.run import write_report_folder
+) -> bool:
+    """Write the lab report of a graded run into ``report_dir``; returns whether it did.
 
-    import_tensorflow_quietly()  # the grader's own TensorFlow, for the report's evaluation
-    with tempfile.TemporaryDirectory(prefix="mnist-lab-report-") as private:
-        artefacts = report_artefacts(export_dir, samples, Path(private))
-        try:
+    A run without a trained model or history gets no report, and a warning that says why;
+    an earlier report in ``report_dir`` is then removed, so that none is taken for this
+    run's. Nothing here can cost the grade: every error is logged, never raised.
+    """
+    from mnist_lab.quiet import import_tensorflow_quietly
+    from mnist_lab.run import REPORT_MARKER, write_report_folder
+
+    try:
+        import_tensorflow_quietly()  # the grader's own TensorFlow, for the report's evaluation
+        with tempfile.TemporaryDirectory(prefix="mnist-lab-report-") as private:
+            artefacts = report_artefacts(export_dir, samples, Path(private))
             write_report_folder(
                 executed, artefacts, report_dir, mnist_path=mnist_path, samples_dir=samples_dir
             )
-        except LabError as error:
-            logger.warning("No lab report was written to %s: %s", report_dir, error)
+        return True
+    except LabError as error:
+        logger.warning("No lab report was written to %s: %s", report_dir, error)
+    except Exception:  # an export the report cannot read: the grade stands regardless
+        logger.exception("No lab report was written to %s", report_dir)
+    if (report_dir / REPORT_MARKER).is_file():  # an earlier run's report: not this one's
+        shutil.rmtree(report_dir, ignore_errors=True)
+    return False
