@@ -33,7 +33,7 @@ from pathlib import Path
 
 from mnist_lab.classroom.records import ClassRecord, read_class
 from mnist_lab.errors import LabError
-from mnist_lab.grading.batch import GRADED
+from mnist_lab.grading.batch import GRADED, write_atomically
 from mnist_lab.grading.results import format_points
 
 FORMATS = ("canvas", "moodle", "csv")
@@ -187,9 +187,7 @@ def export_grades(
     path = Path(output) if output is not None else Path(out_dir) / f"grades_{fmt}.csv"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(_rows(fmt, assignment, entries, records))
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(staged, path)
+    write_atomically(path, buffer.getvalue())
     in_roster = {entry.student for entry in entries}
     return Export(
         path,

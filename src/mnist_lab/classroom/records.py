@@ -21,6 +21,7 @@ from mnist_lab.grading.batch import (
     RECORD,
     StudentRecord,
     read_record,
+    write_atomically,
 )
 
 CODE_FILE = "code.json"  # the graded notebook's code cells, kept by grade-batch for similarity
@@ -47,7 +48,7 @@ class ClassRecord:
 
 def write_code(folder: Path, code: list[str] | None) -> None:
     """Keep the graded notebook's code cells beside its results (for `similarity`)."""
-    (folder / CODE_FILE).write_text(json.dumps(code), encoding="utf-8")
+    write_atomically(folder / CODE_FILE, json.dumps(code))
 
 
 def _read_code(folder: Path) -> tuple[str, ...] | None:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from mnist_lab.classroom.records import ClassRecord, read_class
 from mnist_lab.classroom.similarity import DEFAULT_THRESHOLD, Match, find_matches
-from mnist_lab.grading.batch import GRADED
+from mnist_lab.grading.batch import GRADED, write_atomically
 from mnist_lab.grading.rubric import Rubric, load_rubric
 
 REPORT_HTML = "class_report.html"
@@ -264,12 +264,6 @@ def similarity_csv(matches: Sequence[Match]) -> str:
     return buffer.getvalue()
 
 
-def _write(path: Path, text: str) -> None:
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_text(text, encoding="utf-8")
-    os.replace(staged, path)
-
-
 def write_class_report(
     out_dir: str | os.PathLike,
     *,
@@ -295,9 +289,9 @@ def write_class_report(
     writer.writerows(summary_rows(records, rubric))
     page = render_html(records, rubric, matches, threshold)
     try:
-        _write(out_dir / SUMMARY_CSV, buffer.getvalue())
-        _write(out_dir / SIMILARITY_CSV, similarity_csv(matches))
-        _write(out_dir / REPORT_HTML, page)
+        write_atomically(out_dir / SUMMARY_CSV, buffer.getvalue())
+        write_atomically(out_dir / SIMILARITY_CSV, similarity_csv(matches))
+        write_atomically(out_dir / REPORT_HTML, page)
     except OSError:
         (out_dir / REPORT_HTML).unlink(missing_ok=True)  # never an old page beside new files
         raise

@@ -244,7 +244,7 @@ def read_record(folder: Path) -> StudentRecord | None:
 
 def write_record(record: StudentRecord, folder: Path) -> None:
     """Store the record; call it after the result files, which it vouches for."""
-    _write_atomically(folder / RECORD, json.dumps(record.to_dict(), indent=2) + "\n")
+    write_atomically(folder / RECORD, json.dumps(record.to_dict(), indent=2) + "\n")
 
 
 def write_grades_csv(path: Path, records: Iterable[StudentRecord], checks: Iterable[str]) -> None:
@@ -263,10 +263,10 @@ def write_grades_csv(path: Path, records: Iterable[StudentRecord], checks: Itera
         values = ["" if value is None else format_points(value) for value in points]
         seconds = f"{record.seconds:.1f}"
         writer.writerow([record.student, *values, record.status, seconds, record.sha256])
-    _write_atomically(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` whole, then move it into place.
 
     It is staged in a new file of its own (no name a notebook could prepare for); a folder
