@@ -150,7 +150,8 @@ def _charts(records: Sequence[ClassRecord], rubric: Rubric) -> dict[str, str]:
             xlabel="test accuracy measured by the grader (dashed: the rubric's bars)",
             ylabel="students",
         )
-        axis.legend(fontsize=8)
+        if axis.get_legend_handles_labels()[0]:  # no legend when nothing was measured
+            axis.legend(fontsize=8)
 
     def times(axis):
         seconds = sorted(r.record.seconds for r in records)
