@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.assignment import TEMPLATE_NOTEBOOK
+from mnist_lab.grading.catalogue import BUILTIN_FILES
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC
 from mnist_lab.paths import (
     KIT_DIR,
@@ -32,7 +33,7 @@ def kit_entries() -> list[Path]:
 
 def test_kit_holds_only_relative_links_to_the_same_place_in_the_repository():
     entries = kit_entries()
-    assert len(entries) == 4
+    assert len(entries) == 4 + len(BUILTIN_FILES)  # the check files too
     for entry in entries:
         assert entry.is_symlink(), f"{entry} is a copy; link it to the repository's file"
         assert not Path(os.readlink(entry)).is_absolute(), entry

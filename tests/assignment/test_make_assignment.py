@@ -15,7 +15,7 @@ from mnist_lab.assignment import TEMPLATE_NOTEBOOK
 from mnist_lab.assignment.make import generate_template, make_assignment
 from mnist_lab.assignment.points import PointsError, check_cells, nbgrader_points, sync_points
 from mnist_lab.cli import main
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.rubric import CheckSpec, load_rubric
 from mnist_lab.notebook.inspect import NOT_GIVEN, student_identity
 from mnist_lab.paths import SOLUTION_NOTEBOOK

@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from mnist_lab.data import load_mnist
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.nbgrader_checks import _quiet, check_result, run_check
 from mnist_lab.grading.rubric import load_rubric
 

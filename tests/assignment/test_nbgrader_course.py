@@ -25,7 +25,7 @@ import copy
 import pytest
 
 from mnist_lab.assignment.points import nbgrader_points
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.results import HIDDEN_MESSAGE
 from mnist_lab.grading.rubric import load_rubric
 from tests.assignment.nbgrader_course import Course, cell_with, edit, solved

@@ -12,7 +12,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from mnist_lab.deploy.autograder import NOT_GRADED
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from tests.deploy.conftest import QUICK_FAILURE, quick_notebook, run_autograder
 from tests.grading.conftest import assert_gradescope_results
 
@@ -46,7 +46,9 @@ def test_the_lab_notebook_is_graded_with_the_shipped_rubric_mnist_and_scans(auto
     assert "wrong notebook" not in json.dumps(data)
     assert "are not defined" in data["tests"][0]["output"]  # graded, not "not graded"
     suite = ET.parse(autograder_root / "results" / "junit.xml").getroot().find("testsuite")
-    assert [case.get("name") for case in suite.findall("testcase")] == list(CHECK_NAMES)
+    assert [case.get("name") for case in suite.findall("testcase")] == [
+        f"test_{name}" for name in CHECK_NAMES
+    ]
 
 
 def test_no_notebook_tells_the_student_what_to_upload(autograder_root):

@@ -22,6 +22,7 @@ import pytest
 
 from mnist_lab.assignment import TEMPLATE_NOTEBOOK
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC
+from mnist_lab.grading.catalogue import BUILTIN_FILES
 from mnist_lab.paths import KIT_DIR, PROJECT_ROOT, SAMPLE_IMAGES, SOLUTION_NOTEBOOK
 from tests.deploy.conftest import site_packages
 
@@ -38,6 +39,9 @@ def kit_files() -> dict[str, Path]:
         "assignment/mnist_cnn_lab.ipynb": TEMPLATE_NOTEBOOK,
     }
     files.update({f"sample_images/{path.name}": path for path in SAMPLE_IMAGES.iterdir()})
+    files.update(
+        {f"autograder/{name}": PROJECT_ROOT / "autograder" / name for name in BUILTIN_FILES}
+    )
     return files
 
 

@@ -30,7 +30,11 @@ from tests.fixtures.submissions.template import template_from_solution
 
 # What a CNN with 8 filters trained on 8,000 images for 5 epochs reliably reaches (about
 # 0.93 test accuracy); the fixture trained on 2,000 images reaches about 0.88.
-TINY_THRESHOLDS = {"lab_accuracy": 0.90, "improved_accuracy": 0.85}
+TINY_THRESHOLDS = {
+    "lab_accuracy": 0.90,
+    "improved_accuracy": 0.85,
+    "lab_accuracy_partial_credit": [],  # the default rubric's bands are above 0.90
+}
 # Gradings run side by side: each waits on kernels and processes part of the time.
 WORKERS = 3
 

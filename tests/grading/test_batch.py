@@ -35,7 +35,7 @@ from mnist_lab.grading.batch import (
     grade_batch,
     read_record,
 )
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.rubric import CheckSpec
 from tests.fixtures import submissions
 from tests.grading.conftest import TINY_THRESHOLDS

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mnist_lab.cli import main
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from tests.grading.conftest import assert_gradescope_results
 
 OUTPUTS = ("results.json", "junit.xml", "feedback.md", "feedback.html")
@@ -39,9 +39,16 @@ def test_junit_xml_parses_with_one_failing_case_per_check(graded_template):
     root = ET.parse(graded_template / "junit.xml").getroot()
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
-    assert [case.get("name") for case in cases] == list(CHECK_NAMES)
+    assert [case.get("name") for case in cases] == [f"test_{name}" for name in CHECK_NAMES]
     assert all(case.find("failure") is not None for case in cases)
     assert suite.get("failures") == str(len(CHECK_NAMES))
+    # pytest's own file, with each check's points and the student's message, no traceback
+    assert suite.get("name") == "mnist-lab" and cases[0].get("classname") == "test_data"
+    properties = {p.get("name"): p.get("value") for p in cases[0].iter("property")}
+    assert properties["check"] == "data_shapes" and properties["max_points"] == "10"
+    failure = cases[0].find("failure")
+    assert failure.get("message") == properties["message"] == failure.text
+    assert "Traceback" not in failure.text and "NotImplementedError" in failure.text
 
 
 def test_feedback_shows_hidden_checks_without_their_details(graded, grader):

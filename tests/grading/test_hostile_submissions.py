@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.results import GradingResults
 from tests.fixtures.submissions import all_submissions, limit_submissions
 from tests.fixtures.submissions.broken import DAMAGED, PREP_PASSES, UNREADABLE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
 
 

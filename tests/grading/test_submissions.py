@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from tests.fixtures.submissions import DEFECTS
 
 # Per defect: a phrase the failing check's message must hold, for a student at midnight.

@@ -12,7 +12,7 @@ from nbformat import NotebookNode
 from nbgrader import utils
 
 from mnist_lab.errors import LabError
-from mnist_lab.grading.checks import CHECK_NAMES
+from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.rubric import Rubric
 
 

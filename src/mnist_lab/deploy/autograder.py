@@ -178,7 +178,7 @@ def write_failure(layout: Layout, message: str, notebook: str, seconds: float) -
     from mnist_lab.grading.grade import write_results
     from mnist_lab.grading.results import GradingResults
     from mnist_lab.grading.rubric import load_rubric
-    from mnist_lab.grading.runner import all_failed
+    from mnist_lab.grading.scoring import all_failed
 
     try:
         checks = all_failed(load_rubric(layout.source / RUBRIC_FILE), NOT_GRADED)

@@ -141,8 +141,13 @@ def read_exports(
     reference: Reference,
     notebook: NotebookNode,
     cell_errors: tuple[CellError, ...],
+    extra_names: tuple[str, ...] = (),
 ) -> dict[str, object]:
-    """Every exported artefact by name: its value, or a `Missing` with the student's reason."""
+    """Every exported artefact by name: its value, or a `Missing` with the student's reason.
+
+    ``extra_names`` are names the lab does not define that checks asked for; each is read by
+    the kind the export cell found (`_read_extra`).
+    """
     status_file = directory / export.STATUS_FILE
     explain = _Explainer(notebook, cell_errors, exported=status_file.is_file())
     status = _read_status(status_file)
@@ -173,7 +178,46 @@ def read_exports(
             "was not graded: the supplied scans in sample_images/ were changed while your "
             "notebook ran. Leave the supplied files as they are.",
         )
+    kinds = status.get("kinds", {})
+    for name in extra_names:
+        kind = kinds.get(name) if isinstance(kinds, dict) else None
+        ok = bool(status) and name not in missing and kind in EXTRA_SUFFIXES
+        artefacts[name] = (
+            _read_extra(name, kind, directory / export.EXTRA_FOLDER)
+            if ok
+            else explain(name, missing.get(name))
+        )
     return artefacts
+
+
+EXTRA_SUFFIXES = {
+    "array": ".npy",
+    "model": ".keras",
+    "history": ".json",
+    "table": ".json",
+    "value": ".json",
+}
+
+
+def _read_extra(name: str, kind: str, folder: Path) -> object:
+    """A name the lab does not define, read back by its kind; never a pickle, never code."""
+    path = folder / f"{name}{EXTRA_SUFFIXES[kind]}"
+    if not path.is_file() or path.is_symlink():
+        return Missing(name, "could not be read back (its file is missing)")
+    if kind == "model":
+        return _read_model(name, path)
+    if kind == "array":
+        try:
+            return _read_only(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as error:
+            return Missing(name, f"could not be read back ({type(error).__name__})")
+    try:
+        data = json.loads(path.read_text())
+        if kind == "table":
+            return Table(rows=int(data["rows"]), values=_number_lists(data["values"]))
+        return _number_lists(data) if kind == "history" else data
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return Missing(name, f"could not be read back ({type(error).__name__})")
 
 
 def _read_status(path: Path) -> dict:

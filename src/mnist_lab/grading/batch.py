@@ -51,7 +51,7 @@ from mnist_lab.grading import kernel_user, sandbox
 from mnist_lab.grading.grade import Checker, grade_submission, write_results
 from mnist_lab.grading.results import GradingResults, format_points
 from mnist_lab.grading.rubric import Rubric, load_rubric
-from mnist_lab.grading.runner import all_failed
+from mnist_lab.grading.scoring import all_failed
 from mnist_lab.notebook.execute import read_notebook
 
 logger = logging.getLogger(__name__)

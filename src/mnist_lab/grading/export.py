@@ -24,25 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_lab.contract import (
+    HISTORY_NAMES,
+    MAX_ARRAY_VALUES,
+    MAX_JSON_CHARS,
+    MODEL_NAMES,
+    SCAN_FUNCTION,
+    SPLITS,
+    TABLE_NAMES,
+)
 from mnist_lab.notebook.export import history_values
 
-ARRAY_SPLITS = {
-    "x_train": "train",
-    "y_train": "train",
-    "x_test": "test",
-    "y_test": "test",
-    "x_train_scaled": "train",
-    "x_test_scaled": "test",
-    "y_train_onehot": "train",
-    "y_test_onehot": "test",
-    "x_train_reshaped": "train",
-    "x_test_reshaped": "test",
-}
-MODEL_NAMES = ("model", "improved_model")
-HISTORY_NAMES = ("history", "improved_history")
-TABLE_NAMES = ("metrics",)
-SCAN_FUNCTION = "preprocess_scan"
+__all__ = ["HISTORY_NAMES", "MODEL_NAMES", "SCAN_FUNCTION", "TABLE_NAMES"]
+
+# The lab's names, from the contract, under the names the checker reads them by.
+ARRAY_SPLITS = SPLITS
 STATUS_FILE = "export.json"
+EXTRA_FOLDER = "extra"  # the names the lab does not define, which checks asked for
 # Tensor types converted with numpy.asarray; anything else must be a numpy.ndarray already
 # (converting arbitrary objects would run their code, or never end for self-similar ones).
 TENSOR_MODULES = ("tensorflow", "keras", "jax", "torch")
@@ -50,23 +48,37 @@ MAX_SCAN_VALUES = 100_000
 
 EXPORT_CELL = """\
 from mnist_lab.grading.export import export_for_grading as _mnist_lab_export
-_mnist_lab_export(globals(), {out_dir!r}, rows={rows!r}, scans={scans!r})
+_mnist_lab_export(globals(), {out_dir!r}, rows={rows!r}, scans={scans!r}, names={names!r})
 del _mnist_lab_export
 """
 
 
-def export_cell(out_dir: Path, *, rows: dict[str, list[int]], scans: list[str]) -> str:
-    """The code the grader appends to a notebook to export its artefacts to ``out_dir``."""
-    return EXPORT_CELL.format(out_dir=str(out_dir), rows=rows, scans=scans)
+def export_cell(
+    out_dir: Path,
+    *,
+    rows: dict[str, list[int]],
+    scans: list[str],
+    names: tuple[str, ...] = (),
+) -> str:
+    """The code the grader appends to a notebook to export its artefacts to ``out_dir``.
+
+    ``names`` are the other names the checks ask for, beyond the lab's contract.
+    """
+    return EXPORT_CELL.format(out_dir=str(out_dir), rows=rows, scans=scans, names=list(names))
 
 
 def export_for_grading(
-    namespace: dict, out_dir: str, *, rows: dict[str, list[int]], scans: list[str]
+    namespace: dict,
+    out_dir: str,
+    *,
+    rows: dict[str, list[int]],
+    scans: list[str],
+    names: list[str] = (),
 ) -> None:
     """Save the lab's objects found in ``namespace`` to ``out_dir``; runs in the kernel."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    status: dict = {"arrays": {}, "missing": {}, "scan_errors": {}}
+    status: dict = {"arrays": {}, "missing": {}, "scan_errors": {}, "kinds": {}}
 
     def save_status() -> None:  # after each step, so a later failure keeps what was saved
         (out / STATUS_FILE).write_text(json.dumps(status))
@@ -83,6 +95,9 @@ def export_for_grading(
         _try(name, namespace, status, lambda v, n=name: _save_json(_table(v), out / f"{n}.json"))
     save_status()
     _try(SCAN_FUNCTION, namespace, status, lambda v: _save_scans(v, scans, out, status))
+    save_status()
+    for name in names:
+        _try(name, namespace, status, lambda v, n=name: _save_value(v, n, out, status))
     save_status()
 
 
@@ -150,6 +165,62 @@ def _table(value) -> dict:
 
 def _save_json(data: dict, path: Path) -> None:
     path.write_text(json.dumps(data))
+
+
+def _save_value(value, name: str, out: Path, status: dict) -> None:
+    """Save a name the lab does not define, by its type, in ``extra/``; refuse other types."""
+    out = out / EXTRA_FOLDER
+    out.mkdir(exist_ok=True)
+    kind = type(value)
+    keras, pandas = sys.modules.get("keras"), sys.modules.get("pandas")
+    if keras is not None and issubclass(kind, keras.Model):
+        _save_model(value, out / f"{name}.keras")
+        status["kinds"][name] = "model"
+        return
+    if keras is not None and issubclass(kind, keras.callbacks.History):
+        _save_json(history_values(value), out / f"{name}.json")
+        status["kinds"][name] = "history"
+        return
+    if issubclass(kind, np.ndarray) or kind.__module__.split(".")[0] in TENSOR_MODULES:
+        array = _as_array(value, name)
+        if array.size > MAX_ARRAY_VALUES:
+            raise ValueError(
+                f"it holds {array.size:,} values; the grader takes at most {MAX_ARRAY_VALUES:,}"
+            )
+        np.save(out / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        status["kinds"][name] = "array"
+        return
+    if pandas is not None and issubclass(kind, pandas.DataFrame):
+        _save_json(_table(value), out / f"{name}.json")
+        status["kinds"][name] = "table"
+        return
+    text = json.dumps(_plain(value, name, depth=0))
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"it is too large to grade ({len(text):,} characters as JSON)")
+    (out / f"{name}.json").write_text(text)
+    status["kinds"][name] = "value"
+
+
+PLAIN_TYPES = (type(None), bool, int, float, str)
+MAX_DEPTH = 20
+
+
+def _plain(value, name: str, *, depth: int):
+    """``value`` if it is a number, a string, or a list, tuple or dict of those (exact types)."""
+    kind = type(value)
+    if kind in PLAIN_TYPES:
+        return value
+    if issubclass(kind, np.generic) and kind.__module__ == "numpy":
+        return value.item()
+    if depth < MAX_DEPTH and kind in (list, tuple):
+        return [_plain(item, name, depth=depth + 1) for item in value]
+    if depth < MAX_DEPTH and kind is dict and all(type(key) is str for key in value):
+        return {key: _plain(item, name, depth=depth + 1) for key, item in value.items()}
+    raise TypeError(
+        f"{'it' if depth == 0 else 'it holds'} a {kind.__module__}.{kind.__qualname__}; the "
+        "grader takes arrays, Keras models, histories, DataFrames, numbers, strings, and "
+        "lists and dicts (with string keys) of those"
+    )
 
 
 def _save_scans(function, scans: list[str], out: Path, status: dict) -> None:

@@ -40,15 +40,17 @@ from pathlib import Path
 
 import nbformat
 
+from mnist_lab.contract import LAB_NAMES, SPLIT_SIZES
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import locate_mnist
 from mnist_lab.errors import LabError
 from mnist_lab.grading import kernel_user, protocol, sandbox
+from mnist_lab.grading.catalogue import export_names
 from mnist_lab.grading.export import export_cell
 from mnist_lab.grading.feedback import render_html, render_markdown
 from mnist_lab.grading.results import CellError, CheckResult, GradingResults
 from mnist_lab.grading.rubric import Rubric, load_rubric
-from mnist_lab.grading.runner import all_failed
+from mnist_lab.grading.scoring import all_failed
 from mnist_lab.notebook.execute import (
     REPAIRS_KEY,
     ExecutedNotebook,
@@ -64,7 +66,6 @@ logger = logging.getLogger(__name__)
 
 # Rows of each data array the export sends to the checker, picked at random per run.
 SAMPLE_ROWS = 1_000
-SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 # Files beside the submission copied into the folder it runs in (images it reads, say).
 MAX_SIBLING_BYTES = 20_000_000
 CLOSE_TIMEOUT_S = 10
@@ -166,12 +167,13 @@ class Checker:
         self.ready = True
         logger.info("Checker ready after %.1f s", time.perf_counter() - self.started)
 
-    def grade(self, request: dict, timeout: float) -> list[dict]:
+    def grade(self, request: dict, timeout: float) -> dict:
+        """The checker's answer: ``checks`` (each a `CheckResult`'s fields) and ``junit``."""
         self._send_line(protocol.seal(self.key, {"kind": "grade", **request}))
         message = self._receive(timeout)
         if message.get("kind") != "results":
             raise GradingError(f"The checker sent {message.get('kind')!r} instead of results.")
-        return message["checks"]
+        return message
 
     def _log_tail(self) -> str:
         self._log.flush()
@@ -290,14 +292,17 @@ def _grade(
     options: RunOptions,
 ) -> GradingResults:
     with tempfile.TemporaryDirectory(prefix="mnist-lab-grade-") as folder:
-        checks, cell_errors, run_notes = _run_and_check(notebook, checker, Path(folder), options)
+        answer, cell_errors, run_notes = _run_and_check(notebook, checker, Path(folder), options)
     seconds = time.perf_counter() - started
-    return GradingResults(checks, notebook.name, seconds, cell_errors, notes + run_notes)
+    checks = tuple(CheckResult(**check) for check in answer["checks"])
+    return GradingResults(
+        checks, notebook.name, seconds, cell_errors, notes + run_notes, answer.get("junit", "")
+    )
 
 
 def _run_and_check(
     notebook: Path, checker: Checker, folder: Path, options: RunOptions
-) -> tuple[tuple[CheckResult, ...], tuple[CellError, ...], tuple[str, ...]]:
+) -> tuple[dict, tuple[CellError, ...], tuple[str, ...]]:
     run_dir, export_dir = folder / "run", folder / "export"
     run_dir.mkdir()
     export_dir.mkdir()
@@ -330,7 +335,12 @@ def _run_and_check(
             cell_timeout=limits.cell_timeout_s,
             notebook_timeout=limits.notebook_timeout_s,
             allow_errors=True,
-            extra_code=export_cell(export_dir, rows=_random_rows(), scans=scans),
+            extra_code=export_cell(
+                export_dir,
+                rows=_random_rows(),
+                scans=scans,
+                names=export_names(checker.rubric.catalogue)[len(LAB_NAMES) :],
+            ),
             env={
                 **options.kernel_env,
                 MNIST_ENV_VAR: str(mnist_path),
@@ -373,7 +383,6 @@ def _run_and_check(
     checking = time.perf_counter()
     answer = checker.grade(request, limits.checker_timeout_s)
     logger.info("Checks took %.1f s", time.perf_counter() - checking)
-    checks = tuple(CheckResult(**check) for check in answer)
     if options.report_dir is not None:  # scored already: the report changes no point
         from mnist_lab.grading.report import write_graded_report
 
@@ -385,7 +394,7 @@ def _run_and_check(
             samples_dir=checker.samples_dir,
             mnist_path=checker.mnist_path,
         )
-    return checks, cell_errors, _truncation_notes(executed)
+    return answer, cell_errors, _truncation_notes(executed)
 
 
 def _local_mnist(mnist_path: str | os.PathLike | None) -> Path:
@@ -534,7 +543,7 @@ def write_results(results: GradingResults, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     contents = {
         "results.json": json.dumps(results.to_gradescope_dict(), indent=2) + "\n",
-        "junit.xml": results.to_junit_xml() + "\n",
+        "junit.xml": results.junit_xml or results.to_junit_xml() + "\n",
         "feedback.md": render_markdown(results),
         "feedback.html": render_html(results),
     }

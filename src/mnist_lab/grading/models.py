@@ -6,6 +6,8 @@ the model or trusts a figure the notebook printed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 CONVOLUTIONS = frozenset(
@@ -128,3 +130,57 @@ def predictions(model, inputs: np.ndarray) -> np.ndarray:
 def accuracy(model, images: np.ndarray, labels: np.ndarray, *, scale: float = 255.0) -> float:
     """Fraction of ``images`` the model classifies as ``labels``, inputs scaled by ``scale``."""
     return float(np.mean(predictions(model, model_inputs(model, images, scale=scale)) == labels))
+
+
+ACCURACY_ADVICE = (
+    "Train on all 60,000 training images for the full number of epochs, check the "
+    "architecture, and keep the learning rate at Adam's default."
+)
+# Below this, a model of ten classes has learnt next to nothing.
+NEAR_CHANCE = 0.2
+
+
+@dataclass(frozen=True)
+class MeasuredAccuracy:
+    """A saved model's accuracy on the MNIST test images, measured by the grader."""
+
+    name: str
+    accuracy: float
+    note: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"The grader measured `{self.name}`'s accuracy on the 10,000 MNIST test images: "
+            f"{self.accuracy:.4f}{self.note}"
+        )
+
+    def advice(self) -> str:
+        if self.accuracy < NEAR_CHANCE:
+            return (
+                "That is about chance: the model has not learnt the digits. Check that it was "
+                "trained (model.fit ran to the end), on the scaled images with their own "
+                "one-hot labels, in the same order."
+            )
+        return ACCURACY_ADVICE
+
+
+def measured_accuracy(saved, mnist, required: float) -> MeasuredAccuracy:
+    """``saved`` (a `SavedModel`) on the grader's test images; fails the check when it cannot.
+
+    A model under ``required`` that was trained on unscaled pixels is measured on unscaled
+    pixels, as it was trained, so that forgetting ``/ 255`` costs only the scaling check.
+    """
+    try:
+        scaled = accuracy(saved.model, mnist.x_test, mnist.y_test, scale=255.0)
+        raw = (
+            accuracy(saved.model, mnist.x_test, mnist.y_test, scale=1.0)
+            if scaled < required
+            else 0.0
+        )
+    except ValueError as error:
+        raise AssertionError(f"The grader could not evaluate `{saved.name}`: {error}.") from None
+    if raw > scaled:
+        return MeasuredAccuracy(
+            saved.name, raw, " (measured on unscaled pixels, 0-255, as the model was trained)"
+        )
+    return MeasuredAccuracy(saved.name, scaled)

@@ -5,9 +5,11 @@ A test cell of the lab notebook runs::
     outcome = run_check("scaled_pixels", globals())
     assert outcome.passed, outcome.feedback
 
-The check is the catalogue's own function (`checks.CHECKS`), called by `runner.run_check`
-as `mnist-lab grade` calls it, on the same kinds of artefact; they are built here from the
-kernel's objects instead of from exported files, and the points come from the rubric. A
+The check is the kit's own ``test_scaled_pixels`` (``autograder/test_data.py``), the very
+function `mnist-lab grade` runs with pytest, called here directly, without pytest: its
+fixtures are built from the kernel's objects instead of from exported files, and the points
+come from the rubric. An instructor's own check (a rubric's ``check_files``) gets a cell
+that holds its file's code and calls ``run_check(test_NAME, globals(), points=...)``. A
 failed check fails the cell's assert with the check's message (nbgrader's failed test); a
 passed one prints its message and points.
 
@@ -35,15 +37,17 @@ import io
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from mnist_lab.grading import export, runner
+from mnist_lab import contract
+from mnist_lab.grading import export, scoring
 from mnist_lab.grading.artefacts import (
     NOT_DONE,
     ExportedArray,
@@ -54,14 +58,14 @@ from mnist_lab.grading.artefacts import (
     Table,
     load_reference,
 )
-from mnist_lab.grading.checks import CHECKS, check_name, check_title
+from mnist_lab.grading.catalogue import PREFIX, Check, catalogue
 from mnist_lab.grading.results import CheckResult
-from mnist_lab.grading.rubric import Rubric, load_rubric
+from mnist_lab.grading.rubric import CheckSpec, Rubric, load_rubric
 from mnist_lab.grading.sources import assigning_cells
+from mnist_lab.grading.suite import import_check_file
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.quiet import stderr_fd_silenced
 
-CATALOGUE = {check_name(check): check for check in CHECKS}
 # Rows of each array the array checks compare, picked once with a fixed seed.
 SAMPLE_ROWS = 2_000
 SAMPLE_SEED = 0
@@ -75,46 +79,81 @@ class CellOutcome:
     feedback: str  # the points, then the check's message
 
 
-def run_check(name: str, namespace: Mapping[str, object]) -> CellOutcome:
-    """Run the check ``name`` on the objects in ``namespace`` (a notebook's ``globals()``).
+def run_check(
+    check: str | Callable,
+    namespace: Mapping[str, object],
+    *,
+    points: float = 0.0,
+    extra_credit: bool = False,
+) -> CellOutcome:
+    """Run a check on the objects in ``namespace`` (a notebook's ``globals()``).
 
-    Prints the feedback when the check passes; the test cell asserts ``outcome.passed``
-    with ``outcome.feedback`` as the message, so that a failure shows the cell's own line.
+    ``check`` names one of the kit's checks (its points come from the kit's rubric), or is
+    an instructor's ``test_NAME`` function, worth ``points``. Prints the feedback when the
+    check passes; the test cell asserts ``outcome.passed`` with ``outcome.feedback`` as the
+    message, so that a failure shows the cell's own line.
     """
-    if name not in CATALOGUE:
-        raise ValueError(f"No check is called {name!r}; the checks are {', '.join(CATALOGUE)}.")
-    if _recorder() is None and "notebook" in inspect.signature(CATALOGUE[name]).parameters:
+    found, function, spec = _resolve(check, points, extra_credit)
+    if _recorder() is None and "notebook" in found.fixtures:
         # A script (the notebook's code run by plain Python) has no outputs to look at.
-        feedback = f"Not checked: {check_title(CATALOGUE[name])} (only in a Jupyter kernel)."
+        feedback = f"Not checked: {found.title} (only in a Jupyter kernel)."
         print(feedback)
         return CellOutcome(True, feedback)
-    result = check_result(name, namespace)
+    result = _run(found, function, spec, namespace)
     extra = " of extra credit" if result.extra_credit else ""
+    earned = f"{result.points:g} of {result.max_points:g} points{extra}"
     if not result.passed:
-        return CellOutcome(
-            False,
-            f"Not passed (0 of {result.max_points:g} points{extra}): {result.title}.\n"
-            f"{result.message}",
-        )
-    points = f"{result.points:g} of {result.max_points:g} points{extra}"
-    feedback = f"Passed ({points}). {result.message}"
+        return CellOutcome(False, f"Not passed ({earned}): {result.title}.\n{result.message}")
+    feedback = f"Passed ({earned}). {result.message}"
     print(feedback)
     return CellOutcome(True, feedback)
 
 
 def check_result(name: str, namespace: Mapping[str, object]) -> CheckResult:
-    """The check's `CheckResult`, with the rubric's points."""
-    check = CATALOGUE[name]
-    recorder = _recorder()
+    """The kit's check ``name`` over ``namespace``, with the rubric's points."""
+    found, function, spec = _resolve(name, 0.0, False)
+    return _run(found, function, spec, namespace)
+
+
+def _resolve(check, points: float, extra_credit: bool) -> tuple[Check, Callable, CheckSpec]:
+    if callable(check):
+        name = getattr(check, "__name__", "").removeprefix(PREFIX)
+        title = ((check.__doc__ or name).strip().splitlines() or [name])[0].rstrip(".")
+        fixtures = tuple(
+            p.name
+            for p in inspect.signature(check).parameters.values()
+            if p.default is inspect.Parameter.empty
+        )
+        found = Check(name, title, Path("notebook"), fixtures)
+        return found, check, CheckSpec(float(points), "visible", extra_credit)
+    checks = _builtin()
+    if check not in checks:
+        raise ValueError(f"No check is called {check!r}; the checks are {', '.join(checks)}.")
+    found = checks[check]
+    return found, getattr(_module(found.path), found.function), _rubric().checks[check]
+
+
+def _run(check: Check, function: Callable, spec: CheckSpec, namespace) -> CheckResult:
     started = time.perf_counter()
     with _quiet():
-        artefacts = {
-            parameter: _artefact(parameter, namespace, recorder)
-            for parameter in inspect.signature(check).parameters
-        }
-        verdict = runner.run_check(check, artefacts)
-    spec = _rubric().checks[name]
-    return runner.score(name, check_title(check), verdict, spec, time.perf_counter() - started)
+        exported = _Exported(namespace, _recorder())
+        values = {name: _fixture(name, exported) for name in check.fixtures if name != "feedback"}
+        verdict = scoring.call_check(check, function, values)
+    return scoring.score(check, spec, verdict, time.perf_counter() - started)
+
+
+def _fixture(name: str, exported: _Exported) -> object:
+    if name == "exported":
+        return exported
+    if name == "mnist":
+        return _reference()
+    if name == "thresholds":
+        return _rubric().thresholds
+    if name == "notebook":
+        if exported.recorder is None:
+            return Missing("notebook", "can be read only in a Jupyter kernel")
+        return exported.recorder.notebook()
+    return exported[name]
 
 
 @contextlib.contextmanager
@@ -135,47 +174,87 @@ def _rubric() -> Rubric:
 
 
 @cache
+def _builtin() -> dict[str, Check]:
+    return {check.name: check for check in catalogue()}
+
+
+@cache
+def _module(path: Path):
+    return import_check_file(path, f"mnist_lab_checks.kernel_{path.stem}")
+
+
+@cache
 def _reference() -> Reference:
     return load_reference(None, sample_images_dir())
 
 
-def _artefact(name: str, namespace: Mapping[str, object], recorder: _Recorder | None) -> object:
-    """The artefact a check parameter names, built from the kernel's objects."""
-    if name == "mnist":
-        return _reference()
-    if name == "thresholds":
-        return _rubric().thresholds
-    if name == "notebook":
-        if recorder is None:
-            return Missing("notebook", "can be read only in a Jupyter kernel")
-        return recorder.notebook()
-    source = export.SCAN_FUNCTION if name == "scan_outputs" else name
-    if source not in namespace:
-        return Missing(source, _why_missing(source, recorder))
-    try:
-        return _convert(name, namespace[source])
-    except (TypeError, ValueError) as error:
-        return Missing(source, f"is not what the lab asks for: {error}")
+class _Exported(Mapping):
+    """The notebook's objects as the checks receive them, converted on first use."""
+
+    def __init__(self, namespace: Mapping[str, object], recorder: _Recorder | None):
+        self.namespace, self.recorder = namespace, recorder
+        self._values: dict[str, object] = {}
+
+    def __getitem__(self, name: str) -> object:
+        if name not in self._values:
+            self._values[name] = self._convert(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(contract.fixture_name(name) for name in contract.LAB_NAMES)
+
+    def __len__(self) -> int:
+        return len(contract.LAB_NAMES)
+
+    def _convert(self, name: str) -> object:
+        source = contract.notebook_name(name)
+        if source not in self.namespace:
+            return Missing(source, _why_missing(source, self.recorder))
+        try:
+            return _convert(name, self.namespace[source])
+        except (TypeError, ValueError) as error:
+            return Missing(source, f"is not what the lab asks for: {error}")
 
 
 def _convert(name: str, value: object) -> object:
-    if name in export.ARRAY_SPLITS:
+    kind = contract.kind_of(contract.notebook_name(name))
+    if kind == "array":
         return _sampled(name, export._as_array(value, name))
-    if name in export.MODEL_NAMES:
-        keras = sys.modules.get("keras")
-        if keras is None or not isinstance(value, keras.Model):
+    if kind == "model" or (kind is None and _is_model(value)):
+        if not _is_model(value):
             raise TypeError(f"it is a {type(value).__qualname__}, not a Keras model")
         return SavedModel(name, value, value.get_compile_config() or {})
-    if name in export.HISTORY_NAMES:
+    if kind == "history":
         return export.history_values(value)
-    if name in export.TABLE_NAMES:
+    if kind == "table":
         table = export._table(value)
         return Table(rows=table["rows"], values=table["values"])
-    if name == "scan_outputs":
+    if kind == "scan_function":
         if not callable(value):
             raise TypeError(f"it is a {type(value).__qualname__}, not a function")
         return tuple(_scan_output(value, sample) for sample in _reference().samples)
-    raise ValueError(f"the grader does not know the artefact {name!r}")
+    return _other(name, value)
+
+
+def _is_model(value: object) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and issubclass(type(value), keras.Model)
+
+
+def _other(name: str, value: object) -> object:
+    """A name the lab does not define, as the checker would receive it."""
+    keras, pandas = sys.modules.get("keras"), sys.modules.get("pandas")
+    kind = type(value)
+    if keras is not None and issubclass(kind, keras.callbacks.History):
+        return export.history_values(value)
+    if issubclass(kind, np.ndarray) or kind.__module__.split(".")[0] in export.TENSOR_MODULES:
+        array = np.array(export._as_array(value, name))
+        array.flags.writeable = False
+        return array
+    if pandas is not None and issubclass(kind, pandas.DataFrame):
+        table = export._table(value)
+        return Table(rows=table["rows"], values=table["values"])
+    return export._plain(value, name, depth=0)
 
 
 def _sampled(name: str, array: np.ndarray) -> ExportedArray:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mnist_lab.errors import LabError
+from mnist_lab.grading.catalogue import Check, CheckFileError, catalogue
 from mnist_lab.paths import kit_path
 
 if sys.version_info >= (3, 11):
@@ -66,6 +67,8 @@ class Thresholds:
     max_parameters: int
     required_epochs: int
     scanned_digits_fraction: float
+    # Partial credit for the lab model under lab_accuracy: (accuracy, fraction of the points).
+    lab_accuracy_partial_credit: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,12 @@ class Rubric:
     thresholds: Thresholds
     checks: Mapping[str, CheckSpec]
     source: str = ""
+    check_files: tuple[Path, ...] = ()  # the instructor's own check files, resolved
+
+    @property
+    def catalogue(self) -> tuple[Check, ...]:
+        """Every check this rubric grades with, in the order of the feedback."""
+        return catalogue(self.check_files)
 
     def to_dict(self) -> dict:
         """Plain data, as `rubric_from_dict` reads it (the checker process receives this)."""
@@ -92,6 +101,7 @@ class Rubric:
             "limits": asdict(self.limits),
             "thresholds": asdict(self.thresholds),
             "checks": {name: asdict(spec) for name, spec in self.checks.items()},
+            "check_files": [str(path) for path in self.check_files],
         }
 
 
@@ -115,19 +125,28 @@ def load_rubric(path: str | os.PathLike | None = None) -> Rubric:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise RubricError(f"{path} is not valid TOML: {error}. Fix the syntax there.") from error
-    return rubric_from_dict(data, source=str(path))
+    return rubric_from_dict(data, source=str(path), base=path.resolve().parent)
 
 
 def rubric_from_dict(
-    data: Mapping, *, source: str = "the rubric", check_names: Sequence[str] | None = None
+    data: Mapping,
+    *,
+    source: str = "the rubric",
+    base: Path | None = None,
+    check_names: Sequence[str] | None = None,
 ) -> Rubric:
     """Build a `Rubric` from plain data, checking every value.
 
-    ``check_names`` are the checks the rubric must cover exactly (default: the catalogue's).
+    ``check_files`` are read relative to ``base`` (the rubric's folder). ``check_names`` are
+    the checks the rubric must cover exactly (default: those of the kit and the check files).
     """
+    _only_keys(data, ("check_files", "limits", "thresholds", "checks"), source, "")
+    check_files = _check_files(data.get("check_files", []), source, base)
     if check_names is None:
-        from mnist_lab.grading.checks import CHECK_NAMES as check_names
-    _only_keys(data, ("limits", "thresholds", "checks"), source, "")
+        try:
+            check_names = [check.name for check in catalogue(check_files)]
+        except CheckFileError as error:
+            raise RubricError(f"{source}: {error}") from error
     limits = Limits(**_table(data, "limits", Limits, source, _limit))
     thresholds = Thresholds(**_table(data, "thresholds", Thresholds, source, _threshold))
     if thresholds.min_parameters > thresholds.max_parameters:
@@ -135,8 +154,34 @@ def rubric_from_dict(
             f"{source}: thresholds.min_parameters ({thresholds.min_parameters}) is larger than "
             f"thresholds.max_parameters ({thresholds.max_parameters}); swap them."
         )
+    for low, _ in thresholds.lab_accuracy_partial_credit:
+        if low >= thresholds.lab_accuracy:
+            raise RubricError(
+                f"{source}: thresholds.lab_accuracy_partial_credit gives part of the points at "
+                f"{low}, not below lab_accuracy ({thresholds.lab_accuracy}), which earns all "
+                "of them. Give partial credit only below lab_accuracy."
+            )
     checks = _checks(data.get("checks"), source, check_names)
-    return Rubric(limits, thresholds, MappingProxyType(checks), source)
+    return Rubric(limits, thresholds, MappingProxyType(checks), source, check_files)
+
+
+def _check_files(value: object, source: str, base: Path | None) -> tuple[Path, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RubricError(
+            f"{source}: check_files is {value!r}; expected a list of file names, e.g. "
+            '["my_checks.py"], relative to the rubric\'s folder.'
+        )
+    files = []
+    for item in value:
+        path = Path(item) if base is None else base / item
+        if not path.is_file():
+            raise RubricError(
+                f"{source}: check_files names {item}, but there is no such file"
+                + (f" in the rubric's folder ({base.name}/)." if base is not None else ".")
+                + " Give each check file's path relative to the rubric."
+            )
+        files.append(path.resolve())
+    return tuple(files)
 
 
 def _only_keys(table: Mapping, allowed: Sequence[str], source: str, where: str) -> None:
@@ -211,7 +256,9 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _threshold(value: object, where: str, key: str) -> float | int:
+def _threshold(value: object, where: str, key: str) -> float | int | tuple:
+    if key == "lab_accuracy_partial_credit":
+        return _bands(value, where)
     if key in FRACTIONS:
         if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise RubricError(
@@ -221,6 +268,24 @@ def _threshold(value: object, where: str, key: str) -> float | int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise RubricError(f"{where} is {value!r}; expected a whole number of at least 1.")
     return value
+
+
+def _bands(value: object, where: str) -> tuple[tuple[float, float], ...]:
+    """[[0.97, 0.5], ...]: from that accuracy on, that fraction of the points."""
+    pairs = value if isinstance(value, (list, tuple)) else None
+    if pairs is None or not all(
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and all(_is_number(number) and 0.0 <= number <= 1.0 for number in pair)
+        and 0.0 < pair[1] < 1.0
+        for pair in pairs
+    ):
+        raise RubricError(
+            f"{where} is {value!r}; expected a list of [accuracy, fraction of the points] "
+            "pairs, each number between 0 and 1, e.g. [[0.97, 0.5]]: half the points from "
+            "0.97 on. Full points stay at lab_accuracy."
+        )
+    return tuple((float(low), float(fraction)) for low, fraction in pairs)
 
 
 def _checks(table: object, source: str, check_names: Sequence[str]) -> dict[str, CheckSpec]:

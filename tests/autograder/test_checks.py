@@ -1,24 +1,36 @@
-"""Each check on its own, on artefacts made in memory: what passes, what fails, and why.
+"""Each of the kit's checks (autograder/test_*.py) on its own, on artefacts made in memory.
 
-No notebook runs here; the end-to-end tests (test_submissions.py) grade real notebooks.
-Each case names the mistake and a phrase the student's message must hold. Arrays are
-read-only, as in the checker, so a check that changed its input would raise.
+What passes, what fails, and why: each case names the mistake and a phrase the student's
+message must hold. No notebook runs here; the end-to-end tests (test_submissions.py) grade
+real notebooks. Arrays are read-only, as in the checker, so a check that changed its input
+would raise. Each check is called as the in-notebook checks call it (`scoring.call_check`).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from mnist_lab.data import load_mnist
-from mnist_lab.grading import checks
 from mnist_lab.grading.artefacts import ExportedArray, Missing, Reference, SavedModel, ScanOutput
+from mnist_lab.grading.catalogue import CHECK_NAMES, catalogue
 from mnist_lab.grading.rubric import load_rubric
-from mnist_lab.grading.runner import run_check
+from mnist_lab.grading.scoring import Verdict, call_check
+from mnist_lab.grading.suite import import_check_file
 from mnist_lab.scans import Sample
 
 ROWS = 200  # rows sampled per array, as the export samples them (fixed seed here)
+CHECKS = {check.name: check for check in catalogue()}
+
+
+def run(name: str, **values) -> Verdict:
+    """The kit's check ``name`` called with ``values`` for its fixtures."""
+    check = CHECKS[name]
+    module = import_check_file(check.path, f"tests_checks.{check.path.stem}")
+    return call_check(check, getattr(module, check.function), values)
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
@@ -66,10 +78,11 @@ SCALINGS = {
 @pytest.mark.parametrize("case", list(SCALINGS))
 def test_scaled_pixels(mnist, case):
     scale, problem = SCALINGS[case]
-    verdict = checks.check_scaled_pixels(
-        exported("x_train_scaled", scale(mnist.x_train)),
-        exported("x_test_scaled", mnist.x_test / 255.0),
-        mnist,
+    verdict = run(
+        "scaled_pixels",
+        x_train_scaled=exported("x_train_scaled", scale(mnist.x_train)),
+        x_test_scaled=exported("x_test_scaled", mnist.x_test / 255.0),
+        mnist=mnist,
     )
     assert verdict.passed == (problem is None), verdict.message
     if problem:
@@ -95,10 +108,11 @@ ENCODINGS = {
 @pytest.mark.parametrize("case", list(ENCODINGS))
 def test_one_hot_labels(mnist, case):
     encode, problem = ENCODINGS[case]
-    verdict = checks.check_one_hot_labels(
-        exported("y_train_onehot", encode(mnist.y_train)),
-        exported("y_test_onehot", one_hot(mnist.y_test)),
-        mnist,
+    verdict = run(
+        "one_hot_labels",
+        y_train_onehot=exported("y_train_onehot", encode(mnist.y_train)),
+        y_test_onehot=exported("y_test_onehot", one_hot(mnist.y_test)),
+        mnist=mnist,
     )
     assert verdict.passed == (problem is None), verdict.message
     if problem:
@@ -120,14 +134,17 @@ RESHAPES = {
 def test_data_shapes(mnist, case):
     reshape, problem = RESHAPES[case]
     x_train_scaled, x_test_scaled = mnist.x_train / 255.0, mnist.x_test / 255.0
-    verdict = checks.check_data_shapes(
+    verdict = run(
+        "data_shapes",
         **{name: exported(name, getattr(mnist, name)) for name in ("x_train", "y_train")},
         **{name: exported(name, getattr(mnist, name)) for name in ("x_test", "y_test")},
         x_train_reshaped=exported("x_train_reshaped", reshape(x_train_scaled)),
         x_test_reshaped=exported("x_test_reshaped", x_test_scaled.reshape(-1, 28, 28, 1)),
         mnist=mnist,
-        x_train_scaled=exported("x_train_scaled", x_train_scaled),
-        x_test_scaled=Missing("x_test_scaled", "is not defined"),
+        exported={
+            "x_train_scaled": exported("x_train_scaled", x_train_scaled),
+            "x_test_scaled": Missing("x_test_scaled", "is not defined"),
+        },
     )
     assert verdict.passed == (problem is None), verdict.message
     if problem:
@@ -136,12 +153,14 @@ def test_data_shapes(mnist, case):
 
 def test_data_changed_in_place_fails_data_shapes(mnist):
     loaded = {n: exported(n, getattr(mnist, n)) for n in ("y_train", "x_test", "y_test")}
-    verdict = checks.check_data_shapes(
+    verdict = run(
+        "data_shapes",
         x_train=exported("x_train", mnist.x_train / 255.0),
         **loaded,
         x_train_reshaped=exported("x_train_reshaped", mnist.x_train.reshape(-1, 28, 28, 1)),
         x_test_reshaped=exported("x_test_reshaped", mnist.x_test.reshape(-1, 28, 28, 1)),
         mnist=mnist,
+        exported={},
     )
     assert not verdict.passed
     assert "`x_train` is not the data as loaded" in verdict.message
@@ -223,7 +242,7 @@ def architectures():
 )
 def test_cnn_architecture(thresholds, case):
     build, problem = architectures()[case]
-    verdict = checks.check_cnn_architecture(SavedModel("model", build(), {}), thresholds)
+    verdict = run("cnn_architecture", model=SavedModel("model", build(), {}), thresholds=thresholds)
     assert verdict.passed == (problem is None), verdict.message
     if problem:
         assert problem in verdict.message
@@ -258,7 +277,7 @@ COMPILES = {
 @pytest.mark.parametrize("case", list(COMPILES))
 def test_compile_settings(case):
     config, problem = COMPILES[case]
-    verdict = checks.check_compile_settings(SavedModel("model", None, config))
+    verdict = run("compile_settings", model=SavedModel("model", None, config))
     assert verdict.passed == (problem is None), verdict.message
     if problem:
         assert problem in verdict.message
@@ -289,7 +308,7 @@ HISTORIES = {
 @pytest.mark.parametrize("case", list(HISTORIES))
 def test_training_history(thresholds, case):
     data, problem = HISTORIES[case]
-    verdict = checks.check_training_history(data, thresholds)
+    verdict = run("training_history", history=data, thresholds=thresholds)
     assert verdict.passed == (problem is None), verdict.message
     if problem:
         assert problem in verdict.message
@@ -310,7 +329,7 @@ SCAN_OUTPUTS = {
 def test_scan_preprocessing(case):
     array, error, problem = SCAN_OUTPUTS[case]
     outputs = (ScanOutput(SAMPLE, array, error),) * 2
-    verdict = checks.check_scan_preprocessing(outputs)
+    verdict = run("scan_preprocessing", scan_outputs=outputs)
     assert verdict.passed == (problem is None), verdict.message
     if problem:
         assert problem in verdict.message
@@ -356,33 +375,103 @@ LAB_OUTPUTS = {
 @pytest.mark.parametrize("case", list(LAB_OUTPUTS))
 def test_lab_outputs(case):
     cells, table, problem = LAB_OUTPUTS[case]
-    verdict = checks.check_lab_outputs(lab_notebook(*cells), metrics_table(table), history())
+    verdict = run(
+        "lab_outputs",
+        notebook=lab_notebook(*cells),
+        metrics=metrics_table(table),
+        exported={"history": history()},
+    )
     assert verdict.passed == (problem is None), verdict.message
     if problem:
         assert problem in verdict.message
 
 
-# The runner ---------------------------------------------------------------------------------
+# How a check ends ---------------------------------------------------------------------------
 
 
-def test_a_missing_artefact_fails_the_check_with_its_reason():
-    artefacts = {"history": Missing("history", "is not defined: cell 5 raised NameError")}
-    artefacts["thresholds"] = None
-    verdict = run_check(checks.check_training_history, artefacts)
+def test_a_missing_artefact_fails_the_check_with_its_reason(thresholds):
+    missing = Missing("history", "is not defined: cell 5 raised NameError")
+    verdict = run("training_history", history=missing, thresholds=thresholds)
     assert not verdict.passed
     assert verdict.message == "`history` is not defined: cell 5 raised NameError."
 
 
-def test_a_check_that_raises_fails_alone():
-    def check_explodes(model):
+def test_a_check_that_raises_fails_alone_and_says_the_check_failed():
+    def test_explodes(model):
         """Explodes."""
         raise RuntimeError("boom")
 
-    verdict = run_check(check_explodes, {"model": object()})
+    check = replace(CHECKS["compile_settings"], name="explodes", fixtures=("model",))
+    verdict = call_check(check, test_explodes, {"model": object()})
     assert not verdict.passed and "RuntimeError: boom" in verdict.message
+    assert "The check itself failed" in verdict.message
 
 
-def test_the_catalogue_names_each_check_once_with_a_one_line_docstring():
-    assert len(set(checks.CHECK_NAMES)) == len(checks.CHECKS)
-    for check in checks.CHECKS:
-        assert check.__doc__ and len(check.__doc__.strip().splitlines()) == 1, check.__name__
+def test_each_check_has_one_name_and_a_one_line_docstring():
+    assert len(set(CHECK_NAMES)) == len(CHECK_NAMES) == 11
+    for check in catalogue():
+        module = import_check_file(check.path, f"tests_checks.{check.path.stem}")
+        doc = getattr(module, check.function).__doc__
+        assert doc and len(doc.strip().splitlines()) == 1, check.name
+
+
+# Hints that fit what was found ----------------------------------------------------------------
+
+SCAN_VALUES = {
+    "overshooting filter": (-0.097, 1.0, "np.clip(view, 0.0, 1.0)", "Divide"),
+    "slightly above 1": (0.0, 1.04, "np.clip(view, 0.0, 1.0)", "Divide"),
+    "unscaled": (0.0, 255.0, "Divide them by 255.0", "clip"),
+}
+
+
+@pytest.mark.parametrize("case", list(SCAN_VALUES))
+def test_scan_value_hints_fit_what_was_found(case):
+    low, high, hint, wrong_hint = SCAN_VALUES[case]
+    array = np.zeros((1, 28, 28, 1))
+    array.flat[0], array.flat[1] = low, high
+    verdict = run("scan_preprocessing", scan_outputs=(ScanOutput(SAMPLE, array),))
+    assert not verdict.passed and hint in verdict.message, verdict.message
+    assert wrong_hint not in verdict.message
+
+
+def test_standardised_pixels_are_not_told_to_divide_again(mnist):
+    standardised = (mnist.x_train - mnist.x_train.mean()) / mnist.x_train.std()
+    verdict = run(
+        "scaled_pixels",
+        x_train_scaled=exported("x_train_scaled", standardised),
+        x_test_scaled=exported("x_test_scaled", mnist.x_test / 255.0),
+        mnist=mnist,
+    )
+    assert "subtracting a mean or standardising" in verdict.message
+    assert "not scaled yet" not in verdict.message
+
+
+# Partial credit -------------------------------------------------------------------------------
+
+
+class RightOnAFraction:
+    """A stand-in model whose predictions are right on ``right`` of the test images."""
+
+    input_shape = (None, 28, 28, 1)
+    output_shape = (None, 10)
+
+    def __init__(self, labels: np.ndarray, right: float):
+        self.labels, self.right = labels, right
+
+    def predict(self, inputs, verbose=0, batch_size=None):
+        labels = np.array(self.labels[: len(inputs)])
+        wrong = round(len(inputs) * (1 - self.right))
+        labels[:wrong] = (labels[:wrong] + 1) % 10
+        return np.eye(10)[labels]
+
+
+@pytest.mark.parametrize(
+    ("right", "fraction"), [(0.985, 1.0), (0.975, 0.5), (0.97, 0.5), (0.965, 0.0)]
+)
+def test_test_accuracy_gives_the_rubric_s_part_of_the_points(mnist, thresholds, right, fraction):
+    model = SavedModel("model", RightOnAFraction(mnist.y_test, right), {})
+    verdict = run("test_accuracy", model=model, mnist=mnist, thresholds=thresholds)
+    assert verdict.fraction == fraction, verdict.message
+    assert f"{right:.4f}" in verdict.message
+    if fraction == 0.5:
+        assert "at least 0.97 earns half of the points, 0.98 all of them" in verdict.message

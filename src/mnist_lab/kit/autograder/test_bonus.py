@@ -1,0 +1,1 @@
+../../../../autograder/test_bonus.py

@@ -1,0 +1,1 @@
+../../../../autograder/test_outputs.py
