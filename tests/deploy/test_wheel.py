@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.assignment import TEMPLATE_NOTEBOOK
-from mnist_lab.grading.rubric import DEFAULT_RUBRIC
 from mnist_lab.grading.catalogue import BUILTIN_FILES
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC
 from mnist_lab.paths import KIT_DIR, PROJECT_ROOT, SAMPLE_IMAGES, SOLUTION_NOTEBOOK
 from tests.deploy.conftest import site_packages
 
