@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import shutil
 from dataclasses import replace
 
 import nbformat
@@ -18,7 +19,7 @@ from mnist_lab.cli import main
 from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.rubric import CheckSpec, load_rubric
 from mnist_lab.notebook.inspect import NOT_GIVEN, student_identity
-from mnist_lab.paths import SOLUTION_NOTEBOOK
+from mnist_lab.paths import PROJECT_ROOT, SOLUTION_NOTEBOOK
 
 WRITE_UP = ("AIM", "THEORY", "Neural network model", "DESIGN STEPS", "PROGRAM", "OUTPUT", "RESULT")
 
@@ -167,3 +168,31 @@ def test_a_broken_solution_is_refused_with_a_message(tmp_path, solution, capsys)
     )
     assert "could not be made into the template" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_rubric_s_own_checks_get_a_test_cell_each_and_the_solution_is_untouched(tmp_path):
+    shutil.copy(PROJECT_ROOT / "docs" / "examples" / "my_checks.py", tmp_path / "my_checks.py")
+    text = (PROJECT_ROOT / "autograder" / "rubric.toml").read_text()
+    text = text.replace("check_files = []", 'check_files = ["my_checks.py"]')
+    text += "[checks.uses_dropout]\npoints = 5\n"
+    text += '[checks.reflection]\npoints = 4\nvisibility = "hidden"\n'
+    (tmp_path / "rubric.toml").write_text(text)
+    before = SOLUTION_NOTEBOOK.read_bytes()
+    out = tmp_path / "template.ipynb"
+    assert (
+        main(["make-assignment", "--rubric", str(tmp_path / "rubric.toml"), "--out", str(out)]) == 0
+    )
+    assert SOLUTION_NOTEBOOK.read_bytes() == before
+    cells = {
+        cell.metadata.nbgrader["grade_id"]: cell
+        for cell in nbformat.read(out, as_version=4).cells
+        if utils.is_grade(cell)
+    }
+    assert list(cells)[-2:] == ["uses_dropout", "reflection"]
+    dropout, reflection = cells["uses_dropout"], cells["reflection"]
+    assert dropout.metadata.nbgrader["points"] == 5 and reflection.metadata.nbgrader["points"] == 4
+    assert "def test_uses_dropout(improved_model, feedback):" in dropout.source
+    assert "run_check(test_uses_dropout, globals(), points=5.0" in dropout.source
+    # the hidden check's code is in neither released cell
+    assert "test_reflection" not in dropout.source and "test_reflection" not in reflection.source
+    assert reflection.source.startswith("# Check (hidden")

@@ -72,6 +72,28 @@ BROKEN = {
     "missing table": (("[limits]", "[limit]"), "unknown key 'limit'"),
     "missing threshold": (("required_epochs = 5", ""), "thresholds.required_epochs is missing"),
     "not TOML": (("[limits]", "[limits"), "not valid TOML"),
+    "check file that is not there": (
+        ("check_files = []", 'check_files = ["mine.py"]'),
+        "check_files names mine.py, but there is no such file",
+    ),
+    "check files as text": (
+        ("check_files = []", 'check_files = "mine.py"'),
+        "expected a list of file names",
+    ),
+    "partial credit at full marks": (
+        (
+            "lab_accuracy_partial_credit = [[0.97, 0.5]]",
+            "lab_accuracy_partial_credit = [[0.98, 0.5]]",
+        ),
+        "not below lab_accuracy (0.98)",
+    ),
+    "partial credit of all the points": (
+        (
+            "lab_accuracy_partial_credit = [[0.97, 0.5]]",
+            "lab_accuracy_partial_credit = [[0.97, 1]]",
+        ),
+        "[accuracy, fraction of the points] pairs",
+    ),
 }
 
 
@@ -125,3 +147,46 @@ def test_a_rubric_without_a_network_setting_cuts_the_network(tmp_path):
     assert load_rubric(rubric).limits.network is False
     rubric.write_text(DEFAULT_RUBRIC.read_text().replace("network = false", "network = true"))
     assert load_rubric(rubric).limits.network is True
+
+
+# (the check file's text, the extra rubric text, a phrase the error must hold)
+OWN_CHECKS = {
+    "a check without a table": ("def test_mine(model):\n    pass\n", "", "no [checks.mine] table"),
+    "a table without a check": (
+        "def test_mine(model):\n    pass\n",
+        "[checks.mine]\npoints = 1\n[checks.yours]\npoints = 1\n",
+        "[checks.yours] names no check",
+    ),
+    "not Python": ("def test_mine(model)\n    pass\n", "", "mine.py is not valid Python"),
+    "no check in it": ("x = 1\n", "", "mine.py holds no check"),
+    "a kit check's name": (
+        "def test_data_shapes(model):\n    pass\n",
+        "",
+        "Two checks are called data_shapes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OWN_CHECKS))
+def test_a_broken_check_file_is_refused_with_both_named(tmp_path, case):
+    code, tables, phrase = OWN_CHECKS[case]
+    (tmp_path / "mine.py").write_text(code)
+    text = DEFAULT_RUBRIC.read_text().replace("check_files = []", 'check_files = ["mine.py"]')
+    (tmp_path / "rubric.toml").write_text(text + tables)
+    with pytest.raises(RubricError) as error:
+        load_rubric(tmp_path / "rubric.toml")
+    assert phrase in str(error.value)
+
+
+def test_a_check_file_is_found_beside_the_rubric_and_its_checks_follow_the_kit_s(tmp_path):
+    (tmp_path / "mine.py").write_text('def test_mine(model, feedback):\n    """Mine."""\n')
+    text = DEFAULT_RUBRIC.read_text().replace("check_files = []", 'check_files = ["mine.py"]')
+    (tmp_path / "rubric.toml").write_text(text + "[checks.mine]\npoints = 3\n")
+    rubric = load_rubric(tmp_path / "rubric.toml")
+    assert list(rubric.checks) == [*CHECK_NAMES, "mine"]
+    (mine,) = [check for check in rubric.catalogue if not check.builtin]
+    assert (mine.title, mine.fixtures, mine.notebook_names) == (
+        "Mine",
+        ("model", "feedback"),
+        ("model",),
+    )

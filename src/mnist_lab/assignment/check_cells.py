@@ -10,10 +10,12 @@ nbgrader's hidden-test markers, so that students see that it exists, not what it
 
 from __future__ import annotations
 
+import ast
+
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from mnist_lab.grading.catalogue import Check
+from mnist_lab.grading.catalogue import PREFIX, Check
 from mnist_lab.grading.rubric import CheckSpec, Rubric
 
 HEADING = "## Your instructor's checks\n\nThese cells grade your notebook; do not edit them."
@@ -35,7 +37,7 @@ def instructor_checks(rubric: Rubric) -> tuple[Check, ...]:
 def check_cell(check: Check, spec: CheckSpec) -> NotebookNode:
     """The test cell of one of the instructor's checks, with nbgrader's metadata."""
     body = BODY.format(
-        code=check.path.read_text(encoding="utf-8").strip() + "\n",
+        code=check_code(check),
         function=check.function,
         points=spec.points,
         extra_credit=spec.extra_credit,
@@ -56,6 +58,24 @@ def check_cell(check: Check, spec: CheckSpec) -> NotebookNode:
         "task": False,
     }
     return cell
+
+
+def check_code(check: Check) -> str:
+    """The check file's code a cell needs for ``check``: its imports, helpers and constants,
+    and its own test function; not the file's docstring, and no other check."""
+    source = check.path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    parts = []
+    for index, node in enumerate(tree.body):
+        if index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module's docstring
+        other_check = isinstance(node, ast.FunctionDef) and node.name.startswith(PREFIX)
+        if other_check and node.name != check.function:
+            continue
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        parts.append("\n".join(lines[first - 1 : node.end_lineno]))
+    return "\n\n".join(parts) + "\n"
 
 
 def add_check_cells(notebook: NotebookNode, rubric: Rubric) -> list[str]:

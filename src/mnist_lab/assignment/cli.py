@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from mnist_lab.assignment import ASSIGNMENT_ID, DEFAULT_COURSE_ID, TEMPLATE_NOTEBOOK
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC
 from mnist_lab.paths import SOLUTION_NOTEBOOK
 
 EXIT_OUT_OF_DATE = 1
@@ -18,7 +19,9 @@ EXIT_OUT_OF_DATE = 1
 def _make_assignment(args: argparse.Namespace) -> int:
     from mnist_lab.assignment.make import make_assignment
 
-    update = make_assignment(solution=args.solution, template=args.out, check=args.check)
+    update = make_assignment(
+        solution=args.solution, template=args.out, rubric=args.rubric, check=args.check
+    )
     if args.check and not update.up_to_date:
         for line in update.points:
             print(f"points out of date: {line}")
@@ -33,7 +36,9 @@ def _make_assignment(args: argparse.Namespace) -> int:
 def _nbgrader_course(args: argparse.Namespace) -> int:
     from mnist_lab.assignment.course import make_course
 
-    source = make_course(args.directory, course_id=args.course_id, exchange=args.exchange)
+    source = make_course(
+        args.directory, course_id=args.course_id, exchange=args.exchange, rubric=args.rubric
+    )
     exchange = (args.exchange or args.directory / "exchange").resolve()
     print(f"Course directory: {args.directory} (source: {source})")
     print(f"Next, in that folder: nbgrader generate_assignment {ASSIGNMENT_ID}")
@@ -76,6 +81,16 @@ def add_assignment_commands(subparsers) -> None:
         help="where to write the template (default: assignment/mnist_cnn_lab.ipynb)",
     )
     make.add_argument(
+        "--rubric",
+        type=Path,
+        default=DEFAULT_RUBRIC,
+        metavar="PATH",
+        help=(
+            "the rubric (default: autograder/rubric.toml); its check_files get a test cell "
+            "each in the template"
+        ),
+    )
+    make.add_argument(
         "--check",
         action="store_true",
         help="change nothing; exit 1 if the template or the points are out of date",
@@ -103,5 +118,12 @@ def add_assignment_commands(subparsers) -> None:
         metavar="DIR",
         help="nbgrader's exchange folder (default: DIR/exchange; on a shared JupyterHub, "
         f"usually {DEFAULT_EXCHANGE}, where students' nbgrader looks by default)",
+    )
+    course.add_argument(
+        "--rubric",
+        type=Path,
+        metavar="PATH",
+        help="a rubric of your own (default: the kit's); nbgrader then grades with its points "
+        "and adds a test cell for each check of its check_files",
     )
     course.set_defaults(handler=_nbgrader_course)

@@ -35,7 +35,7 @@ from mnist_lab.assignment.pipeline import configure
 c = get_config()  # noqa: F821 (nbgrader defines get_config)
 c.CourseDirectory.course_id = {course_id!r}
 c.Exchange.root = {exchange!r}
-configure(c)
+configure(c{rubric})
 '''
 
 
@@ -45,14 +45,16 @@ def make_course(
     course_id: str = DEFAULT_COURSE_ID,
     exchange: str | os.PathLike | None = None,
     solution: str | os.PathLike = SOLUTION_NOTEBOOK,
+    rubric: str | os.PathLike | None = None,
 ) -> Path:
     """Lay out the course directory ``directory``; returns its source notebook's path.
 
     The source notebook is always refreshed from ``solution``; an existing
-    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings).
+    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings). A ``rubric``
+    other than the kit's (with check files of the instructor's, say) is named in the config.
     """
     directory = Path(directory).resolve()
-    load_rubric()  # a bad rubric stops here, not in the middle of nbgrader
+    load_rubric(rubric)  # a bad rubric stops here, not in the middle of nbgrader
     source = directory / "source" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(solution, source)
@@ -63,7 +65,11 @@ def make_course(
     else:
         exchange = Path(exchange).resolve() if exchange else directory / "exchange"
         config.write_text(
-            CONFIG.format(course_id=course_id, exchange=str(exchange)),
+            CONFIG.format(
+                course_id=course_id,
+                exchange=str(exchange),
+                rubric=f", rubric={str(Path(rubric).resolve())!r}" if rubric else "",
+            ),
             encoding="utf-8",
         )
         logger.info("Wrote %s (exchange: %s)", config, exchange)

@@ -33,6 +33,7 @@ from nbgrader.preprocessors import (
 from traitlets.config import Config
 
 from mnist_lab.assignment.preprocessors import (
+    AddInstructorChecks,
     AwardExtraCredit,
     HideHiddenTests,
     IdentityPlaceholders,
@@ -42,6 +43,7 @@ from mnist_lab.assignment.preprocessors import (
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 
 GENERATE_ASSIGNMENT = [
+    AddInstructorChecks,  # the test cells of the rubric's own check files, if any
     IdentityPlaceholders,  # before the first ComputeChecksums: the template's own values
     IncludeHeaderFooter,
     InstantiateTests,
@@ -107,4 +109,5 @@ def configure(c: Config, *, rubric: str | Path = DEFAULT_RUBRIC) -> Config:
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = TENSORFLOW_NOISE
     c.AwardExtraCredit.rubric = str(rubric)
+    c.AddInstructorChecks.rubric = str(rubric)
     return c

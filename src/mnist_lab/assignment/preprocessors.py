@@ -1,5 +1,8 @@
-"""The kit's nbgrader preprocessors: five small additions to nbgrader's own pipelines.
+"""The kit's nbgrader preprocessors: six small additions to nbgrader's own pipelines.
 
+- `AddInstructorChecks` (generate_assignment, first): a test cell for each check of the
+  rubric's own check files (`check_cells`), so that nbgrader and `mnist-lab grade` grade
+  with the same checks;
 - `IdentityPlaceholders` (generate_assignment): the template's name and register number
   become ``"..."``, which the kit reads as not given;
 - `NoteRestoredCells` (autograde): nbgrader's OverwriteCells, which also tells the student,
@@ -31,6 +34,7 @@ from nbgrader.preprocessors import (
 )
 from traitlets import Unicode
 
+from mnist_lab.assignment.check_cells import add_check_cells
 from mnist_lab.grading.results import HIDDEN_MESSAGE
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 from mnist_lab.notebook.inspect import IDENTITY_VARIABLES
@@ -66,6 +70,18 @@ def failed(cell: NotebookNode) -> bool:
         or (output.output_type == "stream" and output.get("name") == "stderr")
         for output in cell.get("outputs", [])
     )
+
+
+class AddInstructorChecks(NbGraderPreprocessor):
+    """A test cell for each check of the rubric's check files that the notebook lacks."""
+
+    rubric = Unicode(str(DEFAULT_RUBRIC), help="The rubric that names the checks.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict):
+        added = add_check_cells(nb, load_rubric(self.rubric))
+        if added:
+            self.log.info("Added the test cells of the checks %s", ", ".join(added))
+        return nb, resources
 
 
 class IdentityPlaceholders(NbGraderPreprocessor):

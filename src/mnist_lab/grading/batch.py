@@ -209,8 +209,14 @@ def _sha256(data: bytes) -> str:
 
 
 def rubric_sha256(rubric: Rubric) -> str:
-    """A hash of everything that decides a grade besides the notebook: the rubric and the kit."""
-    state = {"rubric": rubric.to_dict(), "kit": __version__}
+    """A hash of everything that decides a grade besides the notebook: the rubric, the checks
+    (the text of every check file, the instructor's included) and the kit."""
+    checks = {
+        f"{check.path.parent.name}/{check.path.name}": _sha256(check.path.read_bytes())
+        for check in rubric.catalogue
+    }
+    rubric_data = {**rubric.to_dict(), "check_files": sorted(checks)}
+    state = {"rubric": rubric_data, "checks": checks, "kit": __version__}
     return _sha256(json.dumps(state, sort_keys=True).encode("utf-8"))
 
 

@@ -119,6 +119,7 @@ def main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.INFO, format="checker: %(message)s", stream=sys.stderr)
     warnings.filterwarnings("ignore")
+    Suite.isolate_environment()
     config = json.loads(sys.stdin.buffer.readline())
     key = bytes.fromhex(config["key"])
     try:

@@ -75,8 +75,9 @@ SAMPLE_SEED = 0
 class CellOutcome:
     """What a test cell asserts: whether the check passed, and what the student reads."""
 
-    passed: bool
+    passed: bool  # all the points, or part of them (partial credit)
     feedback: str  # the points, then the check's message
+    nbgrader_points: float | None = None  # partial credit, for nbgrader; None: all or none
 
 
 def run_check(
@@ -102,8 +103,12 @@ def run_check(
     result = _run(found, function, spec, namespace)
     extra = " of extra credit" if result.extra_credit else ""
     earned = f"{result.points:g} of {result.max_points:g} points{extra}"
-    if not result.passed:
+    if result.points <= 0 and not result.passed:
         return CellOutcome(False, f"Not passed ({earned}): {result.title}.\n{result.message}")
+    if not result.passed:  # partial credit: the cell passes, and shows nbgrader its points
+        feedback = f"Partly passed. {result.message}"
+        print(feedback)
+        return CellOutcome(True, feedback, None if result.extra_credit else result.points)
     feedback = f"Passed ({earned}). {result.message}"
     print(feedback)
     return CellOutcome(True, feedback)

@@ -77,9 +77,6 @@ class Suite:
                 raise CheckFileImportError(
                     f"{check.path.name} defines no function {check.function} once imported."
                 )
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        os.environ.pop("PYTEST_ADDOPTS", None)
-        os.environ.pop("PYTEST_PLUGINS", None)
 
     def _stand_in(self, path: Path, index: int) -> Path:
         folder = self.root if path.parent == builtin_dir() else self.root / f"x{index}"
@@ -87,6 +84,13 @@ class Suite:
         stand_in = folder / path.name
         stand_in.write_bytes(path.read_bytes())
         return stand_in
+
+    @staticmethod
+    def isolate_environment() -> None:
+        """No plugin autoload and no options from the environment (the checker calls this)."""
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+            os.environ.pop(name, None)
 
     def run(
         self, artefacts: Mapping[str, object], junit: Path | None = None
