@@ -1,6 +1,6 @@
 """The bonus: an improved model that reaches a higher accuracy (extra credit)."""
 
-from mnist_lab.grading import models
+from mnist_lab.grading.checker import models
 
 
 def test_improved_accuracy(improved_model, mnist, thresholds, feedback):

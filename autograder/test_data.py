@@ -7,7 +7,7 @@ the grader's own verified MNIST (`mnist`), never with a figure the notebook comp
 import numpy as np
 
 from mnist_lab.contract import IMAGE_SHAPE, NUM_CLASSES, SPLIT_SIZES
-from mnist_lab.grading.artefacts import ExportedArray
+from mnist_lab.grading.checker.artefacts import ExportedArray
 
 # Largest difference from images / 255 still counted as equal (float16 storage is fine).
 PIXEL_TOLERANCE = 1e-3

@@ -5,7 +5,7 @@
 """
 
 from mnist_lab.contract import INPUT_SHAPE, NUM_CLASSES
-from mnist_lab.grading import models
+from mnist_lab.grading.checker import models
 
 
 def test_cnn_architecture(model, thresholds, feedback):

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from mnist_lab.contract import IMAGE_SHAPE
-from mnist_lab.grading import models
+from mnist_lab.grading.checker import models
 
 # Outputs up to this are taken for unscaled pixels (0-255); above 1 but below it, for a
 # resampling filter that overshoots.

@@ -6,7 +6,7 @@ notebook printed counts.
 
 import math
 
-from mnist_lab.grading import models
+from mnist_lab.grading.checker import models
 
 
 def test_training_history(history, thresholds, feedback):

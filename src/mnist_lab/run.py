@@ -17,19 +17,22 @@ from pathlib import Path
 import nbformat
 
 from mnist_lab.errors import LabError
+from mnist_lab.grading.kernel.export import export_cell
 from mnist_lab.notebook.execute import (
     DEFAULT_CELL_TIMEOUT_S,
     ExecutedNotebook,
     execute_notebook,
     read_notebook,
 )
-from mnist_lab.notebook.export import Artefacts, export_cell, read_artefacts
-from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
+from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK, sample_images_dir
+from mnist_lab.report.artefacts import Artefacts, report_artefacts
 from mnist_lab.report.build import build_content, write_outputs
+from mnist_lab.scans import read_manifest
 
 logger = logging.getLogger(__name__)
 
-REPORT_MARKER = "summary.json"  # a folder holding this file is a report we may replace
+REPORT_MARKER = "summary.json"
+NO_ROWS = {"train": [], "test": []}  # a folder holding this file is a report we may replace
 
 
 def check_report_destination(out_dir: Path) -> None:
@@ -68,11 +71,14 @@ def run_lab(
     out_dir = Path(out_dir)
     read_notebook(notebook)  # fail fast, before a kernel starts
     check_report_destination(out_dir)
-    with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as export_dir:
+    samples = read_manifest(sample_images_dir())
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as folder:
+        export_dir, private = Path(folder) / "export", Path(folder) / "private"
+        private.mkdir()
         logger.info("Running %s", notebook)
-        executed = execute_notebook(
-            notebook, cell_timeout=cell_timeout, extra_code=export_cell(Path(export_dir))
-        )
+        # The grader's export cell, the kit's one export path; no rows of the arrays needed.
+        code = export_cell(export_dir, rows=NO_ROWS, scans=[str(s.path) for s in samples])
+        executed = execute_notebook(notebook, cell_timeout=cell_timeout, extra_code=code)
         if executed.failure is not None:
             raise LabError(
                 f"{notebook.name} stopped with an error in {executed.failure.describe()}. "
@@ -80,7 +86,8 @@ def run_lab(
                 f"and run again. No report was written."
             )
         logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
-        return write_report_folder(executed, read_artefacts(Path(export_dir)), out_dir)
+        artefacts = report_artefacts(export_dir, samples, private)
+        return write_report_folder(executed, artefacts, out_dir)
 
 
 def write_report_folder(

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mnist_lab.data import load_mnist
 from mnist_lab.grading.catalogue import CHECK_NAMES
-from mnist_lab.grading.nbgrader_checks import _quiet, check_result, run_check
+from mnist_lab.grading.kernel.nbgrader_checks import _quiet, check_result, run_check
 from mnist_lab.grading.rubric import load_rubric
 
 
@@ -100,7 +100,7 @@ def test_stderr_and_warnings_are_silenced_while_a_check_runs(capfd):
 
 
 CELLS = [
-    "from mnist_lab.grading.nbgrader_checks import run_check",
+    "from mnist_lab.grading.kernel.nbgrader_checks import run_check",
     "raise NotImplementedError()",
     'outcome = run_check("one_hot_labels", globals())\nprint(outcome.feedback)',
     "import matplotlib.pyplot as plt\nimport pandas as pd\n"

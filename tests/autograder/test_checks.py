@@ -15,11 +15,17 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from mnist_lab.data import load_mnist
-from mnist_lab.grading.artefacts import ExportedArray, Missing, Reference, SavedModel, ScanOutput
 from mnist_lab.grading.catalogue import CHECK_NAMES, catalogue
+from mnist_lab.grading.checker.artefacts import (
+    ExportedArray,
+    Missing,
+    Reference,
+    SavedModel,
+    ScanOutput,
+)
+from mnist_lab.grading.checker.suite import import_check_file
 from mnist_lab.grading.rubric import load_rubric
 from mnist_lab.grading.scoring import Verdict, call_check
-from mnist_lab.grading.suite import import_check_file
 from mnist_lab.scans import Sample
 
 ROWS = 200  # rows sampled per array, as the export samples them (fixed seed here)
@@ -354,7 +360,7 @@ PLOTS = ("metrics[['loss', 'val_loss']].plot()\nmetrics[['accuracy']].plot()", [
 
 
 def metrics_table(data):
-    from mnist_lab.grading.artefacts import Table
+    from mnist_lab.grading.checker.artefacts import Table
 
     return Table(rows=len(data["loss"]), values=data)
 

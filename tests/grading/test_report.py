@@ -12,8 +12,8 @@ import pytest
 
 from mnist_lab.cli import main
 from mnist_lab.grading.grade import Checker, grade_submission
-from mnist_lab.grading.report import report_artefacts
 from mnist_lab.paths import sample_images_dir
+from mnist_lab.report.artefacts import report_artefacts
 from mnist_lab.scans import read_manifest
 from tests.fixtures import notebooks, submissions
 from tests.test_run import REPORT_FILES

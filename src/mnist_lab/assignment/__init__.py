@@ -7,7 +7,7 @@
 - `course`: ``mnist-lab nbgrader-course``, an nbgrader course directory for the lab;
 - `cli`: the two commands.
 
-The test cells themselves call `mnist_lab.grading.nbgrader_checks`.
+The test cells themselves call `mnist_lab.grading.kernel.nbgrader_checks`.
 """
 
 from mnist_lab.paths import kit_path

@@ -21,7 +21,7 @@ from mnist_lab.grading.rubric import CheckSpec, Rubric
 HEADING = "## Your instructor's checks\n\nThese cells grade your notebook; do not edit them."
 BODY = """\
 {code}
-from mnist_lab.grading.nbgrader_checks import run_check
+from mnist_lab.grading.kernel.nbgrader_checks import run_check
 
 outcome = run_check({function}, globals(), points={points!r}, extra_credit={extra_credit!r})
 assert outcome.passed, outcome.feedback

@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mnist_lab.grading import export
+from mnist_lab.grading.kernel import export
 
 K = 12
 WINDOW = 6

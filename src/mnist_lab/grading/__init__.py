@@ -1,19 +1,25 @@
 """The autograder: grade a lab notebook against the rubric, in isolation.
 
-Modules, in the order a submission meets them:
+Folders by the process their code runs in, so that a reader sees at once which code a
+student's notebook can reach:
 
-- `rubric`: points, visibility, thresholds and time limits, from autograder/rubric.toml;
-- `grade`: `grade_submission`, which runs everything below and writes the result files;
-- `sandbox`: the wrapper around the student's kernel that ends what the notebook leaves;
-- `export`: runs in the student's kernel and saves the lab's objects as plain data;
-- `checker`: the separate process that loads those and computes every score;
-- `artefacts`, `sources`, `models`: what the checks read (exports, code, Keras models);
-- `checks`: the catalogue of checks; `runner`: runs them and applies the rubric's points;
-- `results`, `feedback`: the results (Gradescope JSON, JUnit XML) and the student feedback;
-- `protocol`: the signed messages between the grader and the checker; `cli`: ``mnist-lab grade``;
-- `batch`: `grade_batch` (``mnist-lab grade-batch``), a class's notebooks, several at a time.
+- here, the grader's own process: `grade` (`grade_submission`: runs everything below and
+  writes the result files), `batch` (``mnist-lab grade-batch``), `cli` (``mnist-lab grade``),
+  `feedback` (the student's feedback), `report` (the lab report of a graded run),
+  `kernel_user` (a user of its own for each kernel), `protocol` (the signed messages between
+  the grader and the checker);
+- also here, what every process shares: `rubric` (points, thresholds, limits), `catalogue`
+  (the checks, read from their files without running them), `scoring` (a check's outcome
+  to its points), `results` (Gradescope JSON, JUnit XML), `sources` (a notebook's code, read
+  without running it);
+- `sandbox`: its own process, the wrapper around the student's kernel (limits, no network,
+  nothing outlives the run);
+- `checker/`: the checker process, which imports the checks, loads what the notebook
+  exported and computes every score;
+- `kernel/`: the only code that runs in the student's kernel: the export cell and the
+  in-notebook (nbgrader) checks.
 
-Imports here are lazy: the kernel-side `export` and the `sandbox` must start fast.
+Imports here are lazy: the kernel-side code and the `sandbox` must start fast.
 """
 
 from __future__ import annotations

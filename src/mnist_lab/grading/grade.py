@@ -46,8 +46,8 @@ from mnist_lab.data import locate_mnist
 from mnist_lab.errors import LabError
 from mnist_lab.grading import kernel_user, protocol, sandbox
 from mnist_lab.grading.catalogue import export_names
-from mnist_lab.grading.export import export_cell
 from mnist_lab.grading.feedback import render_html, render_markdown
+from mnist_lab.grading.kernel.export import export_cell
 from mnist_lab.grading.results import CellError, CheckResult, GradingResults
 from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.grading.scoring import all_failed

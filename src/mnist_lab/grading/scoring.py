@@ -16,8 +16,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mnist_lab.grading.artefacts import Missing
 from mnist_lab.grading.catalogue import Check
+from mnist_lab.grading.checker.artefacts import Missing
 from mnist_lab.grading.results import CheckResult, format_points
 from mnist_lab.grading.rubric import CheckSpec, Rubric
 

@@ -15,29 +15,27 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
-from mnist_lab import __version__
+from mnist_lab import __version__, contract
+from mnist_lab.contract import NUM_CLASSES
 from mnist_lab.data import load_mnist
 from mnist_lab.errors import LabError
 from mnist_lab.notebook.execute import ExecutedNotebook
-from mnist_lab.notebook.export import Artefacts
 from mnist_lab.notebook.inspect import student_identity, training_seconds
 from mnist_lab.paths import sample_images_dir
+from mnist_lab.report.artefacts import Artefacts
 from mnist_lab.report.content import ModelResult, ReportContent, ScanPrediction
 from mnist_lab.report.layers import describe_model
 
 logger = logging.getLogger(__name__)
 
-NUM_CLASSES = 10
 MODEL_TITLES = {"model": "Lab model", "improved_model": "Improved model"}
 HISTORY_OF = {"model": "history", "improved_model": "improved_history"}
 
 
 def load_model_safely(path: Path):
-    """Load a ``.keras`` file in safe mode: no code from the file runs."""
-    import keras
-
+    """Load a ``.keras`` file in safe mode (`contract.load_model_safely`), or say why not."""
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        return contract.load_model_safely(path)
     except Exception as error:
         raise LabError(
             f"The saved model {path.name} could not be loaded safely ({type(error).__name__}: "

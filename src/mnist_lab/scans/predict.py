@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist_lab.contract import NUM_CLASSES
 from mnist_lab.errors import LabError
 from mnist_lab.paths import DEFAULT_REPORT_DIR
 from mnist_lab.scans.preprocess import FRAME_SIZE, ScanError, naive_preprocess, to_mnist
 
 logger = logging.getLogger(__name__)
 
-NUM_CLASSES = 10
 # A prediction whose top probability is below this is flagged LOW CONFIDENCE.
 LOW_CONFIDENCE = 0.6
 TOP_K = 3

@@ -27,8 +27,8 @@ from types import MappingProxyType
 
 import pytest
 
-from mnist_lab.grading.artefacts import Missing
 from mnist_lab.grading.catalogue import Check, builtin_dir
+from mnist_lab.grading.checker.artefacts import Missing
 from mnist_lab.grading.results import CheckResult, format_points
 from mnist_lab.grading.rubric import Rubric
 from mnist_lab.grading.scoring import Feedback, MissingNames, score, verdict

@@ -47,8 +47,9 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from mnist_lab import contract
-from mnist_lab.grading import export, scoring
-from mnist_lab.grading.artefacts import (
+from mnist_lab.grading import scoring
+from mnist_lab.grading.catalogue import PREFIX, Check, catalogue
+from mnist_lab.grading.checker.artefacts import (
     NOT_DONE,
     ExportedArray,
     Missing,
@@ -58,11 +59,11 @@ from mnist_lab.grading.artefacts import (
     Table,
     load_reference,
 )
-from mnist_lab.grading.catalogue import PREFIX, Check, catalogue
+from mnist_lab.grading.checker.suite import import_check_file
+from mnist_lab.grading.kernel import export
 from mnist_lab.grading.results import CheckResult
 from mnist_lab.grading.rubric import CheckSpec, Rubric, load_rubric
 from mnist_lab.grading.sources import assigning_cells
-from mnist_lab.grading.suite import import_check_file
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.quiet import stderr_fd_silenced
 

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from nbformat import NotebookNode
 
+from mnist_lab.contract import load_model_safely
 from mnist_lab.data import load_mnist
-from mnist_lab.grading import export
+from mnist_lab.grading.kernel import export
 from mnist_lab.grading.results import CellError
 from mnist_lab.grading.sources import assigning_cells
 from mnist_lab.scans import Sample, read_manifest, to_mnist
@@ -249,13 +250,6 @@ def _read_array(directory: Path, name: str, info: dict) -> ExportedArray | Missi
     if rows.dtype.kind not in "biuf" or indices.dtype.kind not in "iu" or len(rows) != len(indices):
         return Missing(name, "was exported in a form the grader does not accept")
     return ExportedArray(name, shape, dtype, _read_only(rows), _read_only(indices))
-
-
-def load_model_safely(path: Path):
-    """Load a ``.keras`` file in Keras safe mode (no code from the file runs), uncompiled."""
-    import keras
-
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
 def _read_model(name: str, path: Path) -> SavedModel | Missing:

@@ -34,19 +34,18 @@ from types import MappingProxyType
 import nbformat
 import numpy as np
 
-from mnist_lab.contract import LAB_NAMES, fixture_name
+from mnist_lab.contract import LAB_NAMES, fixture_name, load_model_safely
 from mnist_lab.grading import protocol
-from mnist_lab.grading.artefacts import (
+from mnist_lab.grading.catalogue import export_names
+from mnist_lab.grading.checker.artefacts import (
     Missing,
     Reference,
-    load_model_safely,
     load_reference,
     read_exports,
 )
-from mnist_lab.grading.catalogue import export_names
+from mnist_lab.grading.checker.suite import Suite
 from mnist_lab.grading.results import CellError
 from mnist_lab.grading.rubric import rubric_from_dict
-from mnist_lab.grading.suite import Suite
 
 logger = logging.getLogger("mnist_lab.grading.checker")
 
@@ -149,7 +148,3 @@ def release_models() -> None:
     import keras
 
     keras.backend.clear_session()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,7 +33,6 @@ from mnist_lab.contract import (
     SPLITS,
     TABLE_NAMES,
 )
-from mnist_lab.notebook.export import history_values
 
 __all__ = ["HISTORY_NAMES", "MODEL_NAMES", "SCAN_FUNCTION", "TABLE_NAMES"]
 
@@ -45,9 +44,10 @@ EXTRA_FOLDER = "extra"  # the names the lab does not define, which checks asked 
 # (converting arbitrary objects would run their code, or never end for self-similar ones).
 TENSOR_MODULES = ("tensorflow", "keras", "jax", "torch")
 MAX_SCAN_VALUES = 100_000
+MAX_HISTORY_VALUES = 100_000  # far more than any real training run records
 
 EXPORT_CELL = """\
-from mnist_lab.grading.export import export_for_grading as _mnist_lab_export
+from mnist_lab.grading.kernel.export import export_for_grading as _mnist_lab_export
 _mnist_lab_export(globals(), {out_dir!r}, rows={rows!r}, scans={scans!r}, names={names!r})
 del _mnist_lab_export
 """
@@ -99,6 +99,31 @@ def export_for_grading(
     for name in names:
         _try(name, namespace, status, lambda v, n=name: _save_value(v, n, out, status))
     save_status()
+
+
+def history_values(value) -> dict[str, list[float]]:
+    """``history.history`` (or a dict like it) as plain lists of floats; raises on anything else.
+
+    Strict on purpose: it runs on student objects, so only exact dicts, lists and numbers pass,
+    and the number of values is capped.
+    """
+    history = value if type(value) is dict else getattr(value, "history", None)
+    if type(history) is not dict:
+        raise TypeError(
+            f"it is a {type(value).__qualname__}; expected what model.fit(...) returns "
+            "(a History, whose .history is a dict)"
+        )
+    result, count = {}, 0
+    for key, values in history.items():
+        if type(values) not in (list, tuple):
+            raise TypeError(f"history[{key!r}] is a {type(values).__qualname__}, not a list")
+        count += len(values)
+        if count > MAX_HISTORY_VALUES:
+            raise ValueError("the history holds too many values")
+        if not all(type(v) in (int, float) or issubclass(type(v), np.number) for v in values):
+            raise TypeError(f"history[{key!r}] holds values that are not numbers")
+        result[str(key)] = [float(value) for value in values]
+    return result
 
 
 def _try(name: str, namespace: dict, status: dict, save) -> None:

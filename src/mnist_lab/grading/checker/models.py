@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_lab.contract import NUM_CLASSES
+
 CONVOLUTIONS = frozenset(
     {"Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Convolution2D", "SeparableConvolution2D"}
 )
@@ -28,7 +30,6 @@ POOLINGS = frozenset(
 # Global pooling flattens too: a network ending in GlobalAveragePooling2D needs no Flatten.
 FLATTENS = frozenset({"Flatten"} | {kind for kind in POOLINGS if kind.startswith("Global")})
 SOFTMAX_LAYERS = frozenset({"Softmax"})
-NUM_CLASSES = 10
 PREDICT_BATCH = 500
 
 

@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mnist_lab.grading.artefacts import Missing
+from mnist_lab.grading.checker.artefacts import Missing
+from mnist_lab.grading.checker.suite import CheckFileImportError, Suite
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
-from mnist_lab.grading.suite import CheckFileImportError, Suite
 
 CHECK_FILE = '''\
 def test_motto(motto, feedback):
