@@ -78,7 +78,13 @@ def test_the_wheel_carries_the_package_its_templates_and_its_command(autograder_
     with zipfile.ZipFile(wheel) as opened:
         names = set(opened.namelist())
         entry_points = opened.read("mnist_cnn_lab-0.1.0.dist-info/entry_points.txt").decode()
-    for module in ("cli", "grading/grade", "grading/checker", "deploy/autograder"):
+    for module in (
+        "cli",
+        "grading/grade",
+        "grading/checker/__main__",
+        "grading/kernel/export",
+        "deploy/autograder",
+    ):
         assert f"mnist_lab/{module}.py" in names
     for name in ("setup.sh", "run_autograder", "grade.yml"):
         assert f"mnist_lab/deploy/templates/{name}" in names
