@@ -12,7 +12,7 @@ import pytest
 
 from mnist_lab.cli import main
 from mnist_lab.deploy import template
-from mnist_lab.deploy.gradescope import build_gradescope_zip
+from mnist_lab.deploy.gradescope import build_gradescope_zip, rubric_members
 from mnist_lab.errors import LabError
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 from mnist_lab.paths import sample_images_dir
@@ -160,3 +160,26 @@ def test_the_command_exits_2_with_the_fix_when_there_is_no_mnist(tmp_path, capsy
     error = capsys.readouterr().err
     assert "No local mnist.npz" in error and "--mnist PATH" in error
     assert not out.exists()
+
+
+def test_a_rubric_s_check_files_go_beside_it_in_the_zip(tmp_path):
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "mine.py").write_text('def test_mine(model):\n    """Mine."""\n')
+    text = DEFAULT_RUBRIC.read_text().replace(
+        "check_files = []", 'check_files = ["checks/mine.py"]'
+    )
+    (tmp_path / "rubric.toml").write_text(text + "[checks.mine]\npoints = 1\n")
+    members = {member.name: member.data for member in rubric_members(tmp_path / "rubric.toml")}
+    assert members == {
+        "rubric.toml": (tmp_path / "rubric.toml").read_bytes(),
+        "checks/mine.py": (tmp_path / "checks" / "mine.py").read_bytes(),
+    }
+
+
+def test_a_check_file_outside_the_rubric_s_folder_is_refused_for_the_zip(tmp_path):
+    (tmp_path / "mine.py").write_text('def test_mine(model):\n    """Mine."""\n')
+    (tmp_path / "course").mkdir()
+    text = DEFAULT_RUBRIC.read_text().replace("check_files = []", 'check_files = ["../mine.py"]')
+    (tmp_path / "course" / "rubric.toml").write_text(text + "[checks.mine]\npoints = 1\n")
+    with pytest.raises(LabError, match=r"outside the rubric's folder"):
+        rubric_members(tmp_path / "course" / "rubric.toml")

@@ -24,7 +24,9 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import tomllib
 
 from mnist_lab.data import MnistDataError, locate_mnist, read_mnist_file
 from mnist_lab.deploy import template
@@ -81,7 +83,7 @@ def build_gradescope_zip(
     members = [
         Member(SETUP_SCRIPT, template(SETUP_SCRIPT), EXECUTABLE),
         Member(RUN_SCRIPT, template(RUN_SCRIPT), EXECUTABLE),
-        rubric_member(rubric),
+        *rubric_members(rubric),
         mnist_member(mnist_path),
         *sample_members(samples_dir),
     ]
@@ -103,11 +105,23 @@ def longest_grading_s(limits: Limits) -> int:
     return limits.notebook_timeout_s + 2 * limits.checker_timeout_s
 
 
-def rubric_member(rubric: str | os.PathLike | None) -> Member:
-    """The rubric file as it is, once it has been read and checked."""
+def rubric_members(rubric: str | os.PathLike | None) -> list[Member]:
+    """The rubric file as it is, once it has been read and checked, and its check files
+    under the names it gives them (beside it, as on the instructor's machine)."""
     path = Path(rubric) if rubric is not None else DEFAULT_RUBRIC
-    load_rubric(path)
-    return Member(RUBRIC_FILE, path.read_bytes())
+    loaded = load_rubric(path)
+    members = [Member(RUBRIC_FILE, path.read_bytes())]
+    names = tomllib.loads(path.read_text(encoding="utf-8")).get("check_files", [])
+    for name, check_file in zip(names, loaded.check_files, strict=True):
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise LabError(
+                f"{path.name} names the check file {name}, outside the rubric's folder; the "
+                "zip keeps the rubric's folder only. Move the file beside the rubric (or "
+                "below it) and name it relative to the rubric."
+            )
+        members.append(Member(str(relative), check_file.read_bytes()))
+    return members
 
 
 def mnist_member(mnist_path: str | os.PathLike | None) -> Member:
