@@ -1,8 +1,11 @@
 """Two checks of an instructor's own, graded with the kit's: see autograder/README.md.
 
-To use them, copy autograder/rubric.toml beside this file and add to it:
+To use them, copy autograder/rubric.toml beside this file, replace its line
+`check_files = []` with
 
     check_files = ["my_checks.py"]
+
+and add these tables at its end:
 
     [checks.uses_dropout]
     points = 5

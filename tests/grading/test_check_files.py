@@ -122,6 +122,7 @@ def test_junit_xml_is_pytest_s_with_the_points(graded):
     suite = ET.parse(graded / "ada" / "junit.xml").getroot().find("testsuite")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert list(cases)[-3:] == ["test_motto", "test_learning_rate", "test_broken"]
+    assert cases["test_motto"].get("classname") == "instructor_checks"  # the file's own name
     properties = {
         name: {p.get("name"): p.get("value") for p in case.iter("property")}
         for name, case in cases.items()

@@ -79,7 +79,10 @@ class Suite:
                 )
 
     def _stand_in(self, path: Path, index: int) -> Path:
-        folder = self.root if path.parent == builtin_dir() else self.root / f"x{index}"
+        # An instructor's file sits beside the kit's (junit's classname is then its own
+        # name), unless that name is taken: then in a folder of its own.
+        taken = path.parent != builtin_dir() and (self.root / path.name).exists()
+        folder = self.root / f"file{index}" if taken else self.root
         folder.mkdir(exist_ok=True)
         stand_in = folder / path.name
         stand_in.write_bytes(path.read_bytes())
