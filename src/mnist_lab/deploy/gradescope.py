@@ -26,8 +26,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import tomllib
-
 from mnist_lab.data import MnistDataError, locate_mnist, read_mnist_file
 from mnist_lab.deploy import template
 from mnist_lab.deploy.autograder import (
@@ -39,7 +37,7 @@ from mnist_lab.deploy.autograder import (
 )
 from mnist_lab.deploy.wheel import build_wheel
 from mnist_lab.errors import LabError
-from mnist_lab.grading.rubric import DEFAULT_RUBRIC, Limits, load_rubric
+from mnist_lab.grading.rubric import DEFAULT_RUBRIC, Limits, load_rubric, tomllib
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.scans.manifest import MANIFEST_NAME, read_manifest, validate_directory
 
