@@ -139,4 +139,9 @@ def export_names(checks: Sequence[Check]) -> tuple[str, ...]:
     return (*LAB_NAMES, *extra)
 
 
+def extra_names(checks: Sequence[Check]) -> tuple[str, ...]:
+    """The names the checks read that the lab's contract does not define."""
+    return export_names(checks)[len(LAB_NAMES) :]
+
+
 CHECK_NAMES = tuple(check.name for check in catalogue())

@@ -40,12 +40,12 @@ from pathlib import Path
 
 import nbformat
 
-from mnist_lab.contract import LAB_NAMES, SPLIT_SIZES
+from mnist_lab.contract import SPLIT_SIZES
 from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
 from mnist_lab.data import locate_mnist
 from mnist_lab.errors import LabError
 from mnist_lab.grading import kernel_user, protocol, sandbox
-from mnist_lab.grading.catalogue import export_names
+from mnist_lab.grading.catalogue import extra_names
 from mnist_lab.grading.feedback import render_html, render_markdown
 from mnist_lab.grading.kernel.export import export_cell
 from mnist_lab.grading.results import CellError, CheckResult, GradingResults
@@ -339,7 +339,7 @@ def _run_and_check(
                 export_dir,
                 rows=_random_rows(),
                 scans=scans,
-                names=export_names(checker.rubric.catalogue)[len(LAB_NAMES) :],
+                names=extra_names(checker.rubric.catalogue),
             ),
             env={
                 **options.kernel_env,

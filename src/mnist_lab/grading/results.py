@@ -41,6 +41,17 @@ class CheckResult:
     def hidden(self) -> bool:
         return self.visibility == "hidden"
 
+    def junit_properties(self) -> list[tuple[str, str]]:
+        """The check's figures as JUnit test-case properties (pytest's junit.xml and ours)."""
+        return [
+            ("check", self.name),
+            ("title", self.title),
+            ("points", format_points(self.points)),
+            ("max_points", format_points(self.max_points)),
+            ("visibility", self.visibility),
+            ("extra_credit", str(self.extra_credit).lower()),
+        ]
+
     @property
     def student_message(self) -> str:
         """The message a student may read: the full one, or only pass/fail when hidden."""
@@ -201,14 +212,7 @@ class GradingResults:
                 time=f"{check.seconds:.3f}",
             )
             case_properties = ET.SubElement(case, "properties")
-            for name, value in (
-                ("check", check.name),
-                ("title", check.title),
-                ("points", format_points(check.points)),
-                ("max_points", format_points(check.max_points)),
-                ("visibility", check.visibility),
-                ("extra_credit", str(check.extra_credit).lower()),
-            ):
+            for name, value in check.junit_properties():
                 ET.SubElement(case_properties, "property", name=name, value=_xml_text(value))
             if not check.passed:
                 failure = ET.SubElement(

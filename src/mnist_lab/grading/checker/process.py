@@ -34,9 +34,9 @@ from types import MappingProxyType
 import nbformat
 import numpy as np
 
-from mnist_lab.contract import LAB_NAMES, fixture_name, load_model_safely
+from mnist_lab.contract import fixture_name, load_model_safely
 from mnist_lab.grading import protocol
-from mnist_lab.grading.catalogue import export_names
+from mnist_lab.grading.catalogue import export_names, extra_names
 from mnist_lab.grading.checker.artefacts import (
     Missing,
     Reference,
@@ -100,8 +100,7 @@ def grade(request: dict, suite: Suite, reference: Reference) -> dict:
     """Run the checks over the exported artefacts; the results and junit.xml as plain data."""
     notebook = nbformat.read(request["notebook"], as_version=4)
     cell_errors = tuple(CellError(**error) for error in request.get("cell_errors", []))
-    names = export_names(suite.checks)
-    extra = names[len(LAB_NAMES) :]
+    extra = extra_names(suite.checks)
     exported = read_exports(Path(request["export_dir"]), reference, notebook, cell_errors, extra)
     junit = suite.folder / "junit.xml"
     junit.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ import pytest
 
 from mnist_lab.grading.catalogue import Check, builtin_dir
 from mnist_lab.grading.checker.artefacts import Missing
-from mnist_lab.grading.results import CheckResult, format_points
+from mnist_lab.grading.results import CheckResult
 from mnist_lab.grading.rubric import Rubric
 from mnist_lab.grading.scoring import Feedback, MissingNames, score, verdict
 
@@ -223,17 +223,8 @@ class _KitPlugin:
                 report.longrepr = result.message
         if call.when == "teardown" and check.name in self.results:
             result = self.results[check.name]
-            report.user_properties.extend(
-                [
-                    ("check", check.name),
-                    ("title", check.title),
-                    ("points", format_points(result.points)),
-                    ("max_points", format_points(result.max_points)),
-                    ("visibility", result.visibility),
-                    ("extra_credit", str(result.extra_credit).lower()),
-                    ("message", result.message),
-                ]
-            )
+            report.user_properties.extend(result.junit_properties())
+            report.user_properties.append(("message", result.message))
         return report
 
 
