@@ -91,9 +91,29 @@ def test_the_template_stubs_every_solution(template, solution):
     assert "BEGIN SOLUTION" not in sources
     assert "x_train / 255.0" not in sources and "keras.Sequential(" not in sources
     assert "prepare_for_model" not in sources  # the student writes preprocess_scan
-    solution_cells = [c for c in solution.cells if utils.is_solution(c)]
+    solution_cells = [c for c in solution.cells if utils.is_solution(c) and c.cell_type == "code"]
     assert sources.count("# YOUR CODE HERE\nraise NotImplementedError()") == len(solution_cells) - 1
     assert "    # YOUR CODE HERE\n    raise NotImplementedError()" in sources  # preprocess_scan
+
+
+def test_the_student_s_own_writing_is_left_to_them_and_graded_by_hand(template, solution):
+    """Each [manual.NAME] of the rubric is an answer cell: emptied for the student, editable,
+    graded by hand with the rubric's points."""
+    manual = load_rubric().manual
+    answers = {
+        c.metadata.nbgrader["grade_id"]: c
+        for c in template.cells
+        if c.cell_type == "markdown" and utils.is_grade(c) and utils.is_solution(c)
+    }
+    assert set(answers) == set(manual) and len(manual) >= 4
+    for name, cell in answers.items():
+        assert cell.source == "YOUR ANSWER HERE"
+        assert not utils.is_locked(cell) and cell.metadata.get("editable", True) is not False
+        assert cell.metadata.nbgrader["points"] == manual[name].points
+    written = [
+        c for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") in manual
+    ]
+    assert all(len(c.source.split()) > 30 for c in written)  # the reference's own answers
 
 
 def test_the_template_has_no_hidden_test_and_no_output(template):
@@ -124,6 +144,8 @@ def test_the_template_follows_the_write_up(template):
 
 def test_instructions_and_checks_are_read_only(template):
     for cell in template.cells:
+        if utils.is_solution(cell):  # the student's answers
+            continue
         if cell.cell_type == "markdown" or utils.is_grade(cell):
             assert utils.is_locked(cell) and cell.metadata["editable"] is False, cell.source[:60]
             assert cell.metadata["deletable"] is False
@@ -138,7 +160,7 @@ def test_each_check_cell_follows_a_cell_nbgrader_can_find(solution):
     """nbgrader puts a deleted check back after the graded or solution cell before it."""
     managed = [c for c in solution.cells if "nbgrader" in c.metadata]
     for before, cell in itertools.pairwise(managed):
-        if utils.is_grade(cell):
+        if utils.is_grade(cell) and not utils.is_solution(cell):  # a check, not an answer
             assert utils.is_grade(before) or utils.is_solution(before), cell.source[:60]
 
 
@@ -196,3 +218,34 @@ def test_a_rubric_s_own_checks_get_a_test_cell_each_and_the_solution_is_untouche
     # the hidden check's code is in neither released cell
     assert "test_reflection" not in dropout.source and "test_reflection" not in reflection.source
     assert reflection.source.startswith("# Check (hidden")
+
+
+def test_an_answer_cell_and_the_rubric_s_manual_tables_must_match(solution):
+    rubric = load_rubric()
+    without = replace(rubric, manual={k: v for k, v in rubric.manual.items() if k != "result"})
+    with pytest.raises(
+        PointsError, match=r"cells without a table: result; tables without a cell: none"
+    ):
+        sync_points(copy.deepcopy(solution), without)
+    extra = replace(rubric, manual={**rubric.manual, "reflection": rubric.manual["result"]})
+    with pytest.raises(PointsError, match=r"tables without a cell: reflection"):
+        sync_points(copy.deepcopy(solution), extra)
+
+
+def test_an_answer_s_points_come_from_the_rubric(solution):
+    rubric = load_rubric()
+    notebook = copy.deepcopy(solution)
+    changed = replace(
+        rubric,
+        manual={
+            **rubric.manual,
+            "observations": replace(rubric.manual["observations"], points=12.0),
+        },
+    )
+    assert sync_points(notebook, changed) == ["observations: 10 -> 12 points"]
+    cell = next(
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "observations"
+    )
+    assert cell.metadata.nbgrader["points"] == 12

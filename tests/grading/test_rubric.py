@@ -94,6 +94,18 @@ BROKEN = {
         ),
         "[accuracy, fraction of the points] pairs",
     ),
+    "manual answer with negative points": (
+        ("[manual.result]\npoints = 5", "[manual.result]\npoints = -5"),
+        "manual.result.points is -5",
+    ),
+    "manual answer with a key of a check": (
+        ("[manual.result]\npoints = 5", '[manual.result]\npoints = 5\nvisibility = "hidden"'),
+        "unknown key 'visibility'",
+    ),
+    "manual answer named as a check": (
+        ("[manual.result]", "[manual.test_accuracy]"),
+        "'test_accuracy' is also a check's name",
+    ),
 }
 
 
@@ -108,6 +120,14 @@ def test_a_broken_rubric_is_refused_with_the_key_named(tmp_path, case):
         load_rubric(broken)
     assert phrase in str(error.value)
     assert str(broken) in str(error.value)
+
+
+def test_the_manual_answers_are_apart_from_the_checks_points():
+    rubric = load_rubric()
+    assert set(rubric.manual) == {"problem_statement", "design_notes", "observations", "result"}
+    assert rubric.manual_points == 25
+    total = sum(spec.points for spec in rubric.checks.values() if not spec.extra_credit)
+    assert total == 100  # the autograded 100, whatever the write-up is worth
 
 
 def test_a_rubric_without_a_memory_limit_gets_the_default(tmp_path):

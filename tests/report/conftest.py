@@ -1,7 +1,8 @@
 """Synthetic report content for the report tests: no training, no real MNIST, fixed seeds.
 
 `make_content` builds a `ReportContent` whose numbers are known (lab model B of LAB.md:
-173,738 parameters, test accuracy 0.9816) from random images and labels.
+173,738 parameters, test accuracy 0.9816) from random images and labels, with the reference
+solution notebook's own write-up, answers and code.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from sklearn.metrics import classification_report, confusion_matrix
 
+from mnist_lab.assignment import TEMPLATE_NOTEBOOK
+from mnist_lab.notebook.record import LabRecord, given_code, read_record
+from mnist_lab.paths import SOLUTION_NOTEBOOK
 from mnist_lab.report.content import LayerInfo, ModelResult, ReportContent, ScanPrediction
 
 SEED = 1234
@@ -116,8 +121,15 @@ def build_content(folder: Path, *, seed: int = SEED, **overrides) -> ReportConte
         classification_report=classification_report(y_true, y_pred, output_dict=True),
         scans=make_scans(folder / "scans", seed),
         improved=_model_result("Improved model", LAB_MODEL_LAYERS, 0.9927),
+        record=solution_record(),
     )
     return dataclasses.replace(content, **overrides)
+
+
+def solution_record() -> LabRecord:
+    """The reference solution's own write-up and code, as the report takes them."""
+    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    return read_record(nbformat.read(SOLUTION_NOTEBOOK, as_version=4), given_code(template))
 
 
 @pytest.fixture

@@ -74,8 +74,9 @@ def test_markdown_names_the_student_and_states_the_aim(markdown, written_report)
     content, _, _ = written_report
     assert f"**NAME:** {content.student_name}" in markdown
     assert f"**REGISTER NUMBER:** {content.register_number}" in markdown
-    assert document.AIM in markdown
-    assert "`lab.ipynb`" in markdown
+    aim = content.record.sections["AIM"]
+    assert aim.startswith("To develop a convolutional deep neural network")
+    assert f"## AIM\n\n{aim}\n\n## THEORY" in markdown  # the notebook's own, in its place
 
 
 def test_markdown_reports_measured_numbers(markdown):
@@ -226,3 +227,78 @@ def test_result_sentence_variants(make_content, request, layers_fixture, scans, 
 )
 def test_escape_markdown(text, escaped):
     assert document.escape_markdown(text) == escaped
+
+
+# The notebook's own write-up, answers and program ---------------------------------------
+
+
+def test_the_student_s_answers_stand_in_their_sections(markdown, written_report):
+    content, _, _ = written_report
+    sections = re.split(r"^## ", markdown, flags=re.M)
+    by_heading = {part.split("\n", 1)[0]: part for part in sections[1:]}
+    for section, answers in content.record.answers.items():
+        for answer in answers:
+            first_words = " ".join(answer.text.split()[:8])
+            assert f"**{answer.title}** (the student's own words):" in by_heading[section]
+            assert f"> {first_words}" in " ".join(by_heading[section].split()).replace(">  ", "> ")
+
+
+def test_an_answer_not_written_says_so(make_content, tmp_path):
+    content = make_content()
+    record = dataclasses.replace(
+        content.record,
+        answers={
+            section: tuple(dataclasses.replace(a, text="YOUR ANSWER HERE") for a in answers)
+            for section, answers in content.record.answers.items()
+        },
+    )
+    written = document.write_report(dataclasses.replace(content, record=record), tmp_path / "r")
+    text = written["report.md"].read_text()
+    assert text.count(document.NOT_WRITTEN) == 4
+    assert "YOUR ANSWER HERE" not in text
+
+
+def test_program_holds_every_code_cell_and_marks_the_student_s(markdown, html, written_report):
+    content, _, _ = written_report
+    program = markdown.split("## PROGRAM", 1)[1].split("## OUTPUT", 1)[0]
+    for cell in content.record.program:
+        label = "**Your code**" if cell.students else "Given code"
+        assert f"{label} (cell {cell.number}):" in program
+    assert "### BEGIN SOLUTION" not in program  # nbgrader's markers are not the program
+    assert "run_check" not in markdown  # the check cells, hidden ones included, are left out
+    students = sum(cell.students for cell in content.record.program)
+    assert html.count('class="student-code language-python"') == students > 0
+    assert '<span style="color' in html  # highlighted
+
+
+def test_notebook_markdown_cannot_break_the_report(make_content, tmp_path):
+    """An answer with an unclosed code fence, a top-level heading and an image link: the
+    fence ends with the answer, the heading sits below the section's, the image is not
+    fetched (its alt text stands in its place)."""
+    content = make_content()
+    hostile = (
+        "# My heading\n\n![secret](/etc/passwd) and ![remote](http://example.com/x.png)\n\n"
+        "```python\nprint('never closed')"
+    )
+    answers = dict(content.record.answers)
+    first = answers["THEORY"][0]
+    answers["THEORY"] = (dataclasses.replace(first, text=hostile),)
+    record = dataclasses.replace(content.record, answers=answers)
+    written = document.write_report(dataclasses.replace(content, record=record), tmp_path / "r")
+    text, page = written["report.md"].read_text(), written["report.html"].read_text()
+    assert "> ### My heading" in text
+    assert "[image: secret]" in page and "[image: remote]" in page
+    assert "/etc/passwd" not in page.replace("[image: secret]", "")
+    assert "example.com" not in page
+    # The fence closed with the answer: the next section is still a heading, not code.
+    assert "<h2>NEURAL NETWORK MODEL</h2>" in page
+
+
+def test_a_notebook_without_the_write_up_says_which_sections_it_lacks(make_content, tmp_path):
+    from mnist_lab.notebook.record import LabRecord
+
+    written = document.write_report(make_content(record=LabRecord()), tmp_path / "r")
+    text = written["report.md"].read_text()
+    for section in ("AIM", "THEORY", "DESIGN STEPS"):
+        assert f"*The notebook has no {section} section.*" in text
+    assert "*The notebook has no code.*" in text

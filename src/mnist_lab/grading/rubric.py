@@ -7,8 +7,10 @@ of silently changing a student's score. Points live only in the rubric file.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
@@ -81,14 +83,30 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class ManualSpec:
+    """A part of the write-up the instructor grades by hand (an nbgrader answer cell)."""
+
+    points: float
+
+
+@dataclass(frozen=True)
 class Rubric:
-    """The whole rubric: `checks` maps each check's name to its points and visibility."""
+    """The whole rubric: `checks` maps each check's name to its points and visibility;
+    `manual`, each answer the instructor grades by hand to its points (apart from the
+    checks' total: no grader ever scores them)."""
 
     limits: Limits
     thresholds: Thresholds
     checks: Mapping[str, CheckSpec]
     source: str = ""
     check_files: tuple[Path, ...] = ()  # the instructor's own check files, resolved
+    manual: Mapping[str, ManualSpec] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @property
+    def manual_points(self) -> float:
+        return sum(spec.points for spec in self.manual.values())
 
     @property
     def catalogue(self) -> tuple[Check, ...]:
@@ -102,6 +120,7 @@ class Rubric:
             "thresholds": asdict(self.thresholds),
             "checks": {name: asdict(spec) for name, spec in self.checks.items()},
             "check_files": [str(path) for path in self.check_files],
+            "manual": {name: asdict(spec) for name, spec in self.manual.items()},
         }
 
 
@@ -140,7 +159,7 @@ def rubric_from_dict(
     ``check_files`` are read relative to ``base`` (the rubric's folder). ``check_names`` are
     the checks the rubric must cover exactly (default: those of the kit and the check files).
     """
-    _only_keys(data, ("check_files", "limits", "thresholds", "checks"), source, "")
+    _only_keys(data, ("check_files", "limits", "thresholds", "checks", "manual"), source, "")
     check_files = _check_files(data.get("check_files", []), source, base)
     if check_names is None:
         try:
@@ -162,7 +181,15 @@ def rubric_from_dict(
                 "of them. Give partial credit only below lab_accuracy."
             )
     checks = _checks(data.get("checks"), source, check_names)
-    return Rubric(limits, thresholds, MappingProxyType(checks), source, check_files)
+    manual = _manual(data.get("manual", {}), source, checks)
+    return Rubric(
+        limits,
+        thresholds,
+        MappingProxyType(checks),
+        source,
+        check_files,
+        MappingProxyType(manual),
+    )
 
 
 def _check_files(value: object, source: str, base: Path | None) -> tuple[Path, ...]:
@@ -322,3 +349,30 @@ def _check_spec(entry: object, where: str) -> CheckSpec:
     if not isinstance(extra_credit, bool):
         raise RubricError(f"{where}.extra_credit is {extra_credit!r}; expected true or false.")
     return CheckSpec(float(points), visibility, extra_credit)
+
+
+def _manual(table: object, source: str, checks: Mapping[str, CheckSpec]) -> dict[str, ManualSpec]:
+    """[manual.NAME] tables: the answers graded by hand, each with its points."""
+    if not isinstance(table, Mapping):
+        raise RubricError(
+            f"{source}: manual must hold one table per answer, e.g. [manual.design_notes] "
+            "with points = 5."
+        )
+    specs = {}
+    for name, entry in table.items():
+        where = f"{source}: manual.{name}"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise RubricError(
+                f"{where}: the name must be the answer cell's nbgrader grade_id, letters, "
+                "digits and underscores, e.g. design_notes."
+            )
+        if name in checks:
+            raise RubricError(
+                f"{where}: {name!r} is also a check's name; give the answer another name."
+            )
+        _only_keys(entry, ("points",), where, "")
+        points = entry.get("points")
+        if not _is_number(points) or not math.isfinite(points) or points < 0:
+            raise RubricError(f"{where}.points is {points!r}; expected a number of points >= 0.")
+        specs[name] = ManualSpec(float(points))
+    return specs

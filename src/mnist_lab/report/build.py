@@ -19,8 +19,9 @@ from mnist_lab import __version__, contract
 from mnist_lab.contract import NUM_CLASSES
 from mnist_lab.data import load_mnist
 from mnist_lab.errors import LabError
-from mnist_lab.notebook.execute import ExecutedNotebook
+from mnist_lab.notebook.execute import ExecutedNotebook, read_notebook
 from mnist_lab.notebook.inspect import student_identity, training_seconds
+from mnist_lab.notebook.record import given_code, read_record
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.report.artefacts import Artefacts
 from mnist_lab.report.content import ModelResult, ReportContent, ScanPrediction
@@ -117,6 +118,17 @@ def _scan_predictions(
     )
 
 
+def _given_code() -> frozenset[str]:
+    """The code the lab's template gives (its cells that are not the student's to write)."""
+    from mnist_lab.assignment import TEMPLATE_NOTEBOOK
+
+    try:
+        return given_code(read_notebook(TEMPLATE_NOTEBOOK))
+    except LabError:  # a kit without its template: every cell counts as the student's
+        logger.warning("The lab's template %s could not be read.", TEMPLATE_NOTEBOOK.name)
+        return frozenset()
+
+
 def build_content(
     executed: ExecutedNotebook,
     artefacts: Artefacts,
@@ -165,6 +177,7 @@ def build_content(
         ),
         scans=_scan_predictions(model, artefacts, samples_dir),
         improved=improved,
+        record=read_record(executed.notebook, _given_code()),
     )
 
 

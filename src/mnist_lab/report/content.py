@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_lab.notebook.record import LabRecord
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -69,3 +71,4 @@ class ReportContent:
     scans: tuple[ScanPrediction, ...] = ()
     improved: ModelResult | None = None
     figures: dict[str, Path] = field(default_factory=dict)  # name -> PNG, filled when drawn
+    record: LabRecord = field(default_factory=LabRecord)  # the notebook's own write-up and code

@@ -17,8 +17,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pygments
 from markdown_it import MarkdownIt
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 
+from mnist_lab.notebook.record import Answer, LabRecord
 from mnist_lab.report.content import LayerInfo, ModelResult, ReportContent, ScanPrediction
 from mnist_lab.report.diagram import layer_category
 from mnist_lab.report.figures import draw_all
@@ -26,54 +30,68 @@ from mnist_lab.report.figures import draw_all
 logger = logging.getLogger(__name__)
 
 REPORT_TITLE = "Convolutional Deep Neural Network for Digit Classification"
-AIM = (
-    "To develop a convolutional deep neural network for digit classification and to verify "
-    "the response for scanned handwritten images."
-)
-THEORY = (
-    "Handwritten digit recognition takes a small grayscale image of one handwritten digit and "
-    "decides which of the ten digits 0-9 it shows: a ten-class image classification problem.",
-    "The MNIST dataset holds 70,000 grayscale images of handwritten digits, each 28x28 pixels "
-    "with values 0-255, split into 60,000 training and 10,000 test images.",
-    "A convolutional neural network suits images: convolution layers slide small learned "
-    "filters over the image and detect local patterns (strokes, edges, curves) wherever they "
-    "occur, with few weights; pooling layers shrink the feature maps and make the detection "
-    "tolerant to small shifts; dense layers then combine the features, and a final 10-unit "
-    "softmax layer gives a probability for each digit.",
-)
-DESIGN_STEPS = (
-    "Define the problem; import TensorFlow/Keras, NumPy, pandas, Matplotlib and scikit-learn.",
-    "Load MNIST with `keras.datasets.mnist.load_data()`; inspect the shapes ((60000, 28, 28), "
-    "(10000, 28, 28)) and the pixel range (0-255), and show a sample image with its label.",
-    "Preprocess: scale pixels to [0, 1] (divide by 255.0), one-hot encode the labels with "
-    "`utils.to_categorical(y, 10)` and reshape the images to (-1, 28, 28, 1).",
-    "Build the CNN with `keras.Sequential`.",
-    "Compile with the Adam optimizer, categorical cross-entropy loss and the accuracy metric.",
-    "Train for 5 epochs with batch size 64, validating on the test set.",
-    "Evaluate: plot accuracy and loss per epoch from the history; compute the confusion matrix "
-    "and classification report on the test set, predicting with argmax.",
-    "Predict new samples: load scanned handwritten digits, convert to grayscale, resize to "
-    "28x28, scale to [0, 1] (inverting dark ink on white paper to MNIST's white on black) "
-    "and predict.",
-)
+NOT_WRITTEN = "Not written yet."
 CSV_COLUMNS = ["class", "precision", "recall", "f1-score", "support"]
 HTML_STYLE = """
+/* Screen: one readable column; nothing may widen the page. Long words, file names and
+   code lines wrap; a table too wide for the page scrolls sideways in its own box. */
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
        max-width: 980px; margin: 2em auto; padding: 0 1.2em; color: #222; line-height: 1.5; }
 h1 { border-bottom: 3px solid #2471a3; padding-bottom: .3em; }
 h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; color: #1b4f72; }
 h3 { margin-top: 1.6em; }
+h1, h2, h3, h4, h5, h6, p, li, dt, dd { overflow-wrap: anywhere; }
 img { max-width: 100%; height: auto; display: block; margin: 1em auto;
-      border: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 1em 0; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .3em .7em; }
+      border: 1px solid #ddd; box-sizing: border-box; }
+table { display: block; max-width: 100%; overflow-x: auto; border-collapse: collapse;
+        margin: 1em 0; font-size: .92em; }
+th, td { border: 1px solid #ccc; padding: .3em .7em; overflow-wrap: break-word; }
 th { background: #eaf2f8; }
 tr:nth-child(even) td { background: #f8f9f9; }
-code { background: #f4f4f4; padding: .1em .3em; border-radius: 3px; }
+code { background: #f4f4f4; padding: .1em .3em; border-radius: 3px; font-size: .92em; }
+pre { background: #f6f8fa; border: 1px solid #dde3e8; border-radius: 4px;
+      padding: .7em 1em; margin: .5em 0 1.2em; font-size: .88em; line-height: 1.45;
+      white-space: pre-wrap; overflow-wrap: anywhere; overflow-x: auto; }
+pre code { background: none; padding: 0; border-radius: 0; font-size: inherit; }
+/* A notebook cell: its label paragraph sits close above the block; the student's own
+   cells (```python student) get a coloured edge. */
+p:has(+ pre) { margin-bottom: .2em; }
+pre:has(> code.student-code), pre.student-code { border-left: 4px solid #d68910;
+                                                 background: #fffaf2; }
+blockquote { margin: .6em 0 1.2em; padding: .4em 1em; border-left: 4px solid #7fb3d5;
+             background: #f4f8fb; color: #333; overflow-wrap: anywhere; }
+blockquote > :first-child { margin-top: .3em; }
+blockquote > :last-child { margin-bottom: .3em; }
+/* A file or layer name in a table wraps anywhere when the page has room; on a phone a
+   table keeps its words whole and scrolls instead of being squeezed letter by letter. */
+@media (min-width: 601px) { td code, th code { overflow-wrap: anywhere; } }
+@media (max-width: 600px) {
+  body { margin: 1em auto; padding: 0 .7em; }
+  th, td { padding: .25em .4em; }
+  pre { padding: .5em .6em; }
+}
+/* Print on A4: the page's full width, figures no taller than a page, nothing clipped
+   (a box cannot scroll on paper, so table cells and code break anywhere to fit). */
+@page { size: A4; margin: 15mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10.5pt; color: #000; }
+  h1, h2, h3, h4, p:has(+ pre) { break-after: avoid; }
+  img { max-height: 250mm; width: auto; break-inside: avoid; }
+  table { overflow: visible; }
+  th, td { padding: .2em .4em; overflow-wrap: anywhere; max-width: 20em; }
+  tr, blockquote { break-inside: avoid; }
+  thead { display: table-header-group; }
+  pre { overflow: visible; }
+  th, td, pre, blockquote, code { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+}
 """
 # The characters that can start Markdown syntax in the middle of a line (student text never
 # starts a line): emphasis, code, links, raw HTML, entities, table cells, strike-through.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+_HEADING = re.compile(r"^ {0,3}(#{1,2})[ \t]+(.*?)[ \t#]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# nbgrader's markers in the solution's cells: not part of the program.
+_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
 def write_report(content: ReportContent, out_dir: Path | str) -> dict[str, Path]:
@@ -129,41 +147,84 @@ def classification_report_frame(report: Mapping) -> pd.DataFrame:
 
 
 def render_markdown(content: ReportContent, figure_links: Mapping[str, str]) -> str:
-    """The report in Markdown; `figure_links` maps figure names to their relative paths."""
+    """The report in Markdown; `figure_links` maps figure names to their relative paths.
+
+    AIM, THEORY and DESIGN STEPS are the notebook's own sections, and each of the student's
+    answers stands in the section it was written in; PROGRAM is the notebook's code; the
+    model, OUTPUT and RESULT figures are the kit's, computed from the saved models.
+    """
+    record = content.record
+    placed = {"AIM", "THEORY", "NEURAL NETWORK MODEL", "DESIGN STEPS", "OUTPUT", "RESULT"}
+    elsewhere = [
+        answer
+        for section, answers in record.answers.items()
+        if section not in placed
+        for answer in answers
+    ]
     sections = (
         _header(content),
-        _section("AIM", [AIM]),
-        _section("THEORY", ["### Problem statement and dataset", *THEORY]),
-        _section("NEURAL NETWORK MODEL", _model_lines(content.model, figure_links, "")),
-        _section("DESIGN STEPS", [_numbered(DESIGN_STEPS)]),
-        _section("PROGRAM", [_program(content)]),
+        _section("AIM", _notebook_lines(record, "AIM")),
+        _section("THEORY", _notebook_lines(record, "THEORY")),
+        _section(
+            "NEURAL NETWORK MODEL",
+            [
+                *_notebook_lines(record, "NEURAL NETWORK MODEL", required=False),
+                *_model_lines(content.model, figure_links, ""),
+            ],
+        ),
+        _section("DESIGN STEPS", _notebook_lines(record, "DESIGN STEPS")),
+        _section("PROGRAM", _program_lines(record)),
         _section("OUTPUT", _output_lines(content, figure_links)),
-        _section("RESULT", [result_sentence(content)]),
+        _section(
+            "RESULT",
+            [
+                *_answer_lines(record, "RESULT"),
+                *[line for answer in elsewhere for line in _answer(answer)],
+                "### Measured by the kit" if record.answers.get("RESULT") or elsewhere else "",
+                result_sentence(content),
+            ],
+        ),
     )
-    return "\n\n".join(part for section in sections for part in section) + "\n"
+    return "\n\n".join(part for section in sections for part in section if part) + "\n"
 
 
 def markdown_to_html(markdown: str, images: Mapping[str, Path], *, title: str) -> str:
     """A self-contained HTML page from the report's Markdown: raw HTML in the Markdown is
-    shown as text, and every image whose link is a key of `images` is embedded as a
-    base64 data URI, so the page needs no other file and loads nothing from the network."""
-    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    shown as text, every image whose link is a key of `images` is embedded as a base64
+    data URI, and any other image (one a notebook's Markdown links) is shown as its alt
+    text, so the page needs no other file and loads nothing from the network. Code blocks
+    are highlighted; the student's own cells (info string ``python student``) are marked."""
+    parser = MarkdownIt("commonmark", {"html": False, "highlight": _highlight}).enable("table")
     tokens = parser.parse(markdown)
     for token in tokens:
+        if token.type == "fence" and token.info.split()[1:2] == ["student"]:
+            token.attrSet("class", "student-code")
         for child in token.children or ():
-            source = child.attrGet("src") if child.type == "image" else None
-            if source is None:
+            if child.type != "image":
                 continue
-            if source not in images:
-                raise ValueError(f"The report links image {source!r}, which was not drawn.")
-            encoded = base64.b64encode(Path(images[source]).read_bytes()).decode("ascii")
-            child.attrSet("src", f"data:image/png;base64,{encoded}")
+            source = child.attrGet("src")
+            if source in images:
+                encoded = base64.b64encode(Path(images[source]).read_bytes()).decode("ascii")
+                child.attrSet("src", f"data:image/png;base64,{encoded}")
+            else:
+                alt = "".join(grandchild.content for grandchild in child.children or ())
+                child.type, child.tag, child.attrs, child.children = "text", "", {}, None
+                child.content = f"[image: {alt}]" if alt else "[image]"
     body = parser.renderer.render(tokens, parser.options, {})
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{HTML_STYLE}</style>\n</head>\n"
         f"<body>\n{body}</body>\n</html>\n"
     )
+
+
+def _highlight(code: str, language: str, _attrs) -> str:
+    """Python code as HTML with inline colours (Pygments), "" for other languages (then
+    markdown-it escapes it as it is)."""
+    if language != "python":
+        return ""
+    formatter = HtmlFormatter(nowrap=True, noclasses=True, style="friendly")
+    return pygments.highlight(code, PythonLexer(), formatter)
 
 
 def result_sentence(content: ReportContent) -> str:
@@ -220,13 +281,85 @@ def _numbered(items: Sequence[str]) -> str:
     return "\n".join(f"{number}. {item}" for number, item in enumerate(items, start=1))
 
 
-def _program(content: ReportContent) -> str:
-    return (
-        f"The program is the Jupyter notebook {_code(content.notebook.name)} (beside this "
-        "report as notebook.ipynb), run from top to bottom. The model it saved "
-        "was evaluated again by the kit on the 10,000 MNIST test images; every figure and "
-        "table below comes from that run."
-    )
+def _notebook_lines(record: LabRecord, section: str, *, required: bool = True) -> list[str]:
+    """The notebook's own text of ``section``, then the answers written in it."""
+    text = record.sections.get(section)
+    if text:
+        lines = [notebook_markdown(text)]
+    elif required:
+        lines = [f"*The notebook has no {section} section.*"]
+    else:
+        lines = []
+    return [*lines, *_answer_lines(record, section)]
+
+
+def _answer_lines(record: LabRecord, section: str) -> list[str]:
+    return [line for answer in record.answers.get(section, ()) for line in _answer(answer)]
+
+
+def _answer(answer: Answer) -> list[str]:
+    """The student's answer, quoted: a quote holds whatever Markdown it contains (an
+    unclosed code fence ends with the quote), so it cannot disturb the report around it."""
+    if not answer.written:
+        return [f"**{answer.title}** (the student's own words): *{NOT_WRITTEN}*"]
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in _contained(answer.text))
+    return [f"**{answer.title}** (the student's own words):", quoted]
+
+
+def notebook_markdown(text: str) -> str:
+    """Markdown from the notebook, fit to sit inside a report section."""
+    return "\n".join(_contained(text))
+
+
+def _contained(text: str) -> list[str]:
+    """The lines of ``text`` with its headings no higher than level 3 (a report section is
+    level 2) and a code fence it leaves open closed at its end; code is left as it is."""
+    lines, fence = [], None
+    for line in text.splitlines():
+        if fence is None:
+            opening = _FENCE.match(line)
+            heading = None if opening else _HEADING.match(line)
+            fence = opening.group(1) if opening else None
+            lines.append(f"### {heading.group(2)}" if heading else line)
+        else:
+            stripped = line.strip()
+            if set(stripped) == {fence[0]} and len(stripped) >= len(fence):
+                fence = None
+            lines.append(line)
+    if fence is not None:
+        lines.append(fence)
+    return lines
+
+
+def _program_lines(record: LabRecord) -> list[str]:
+    if not record.program:
+        return ["*The notebook has no code.*"]
+    lines = [
+        "The notebook's code, cell by cell, in the order it ran. The cells marked "
+        "**Your code** are the student's; the others were given with the lab."
+        + (
+            f" The {record.checks_left_out} check cells are the grader's and are left out."
+            if record.checks_left_out
+            else ""
+        )
+    ]
+    step = None
+    for cell in record.program:
+        if cell.step and cell.step != step:
+            step = cell.step
+            lines.append(f"### {escape_markdown(step)}")
+        label = "**Your code**" if cell.students else "Given code"
+        lines.append(f"{label} (cell {cell.number}):")
+        code = "\n".join(line for line in cell.source.splitlines() if not _MARKER.match(line))
+        lines.append(_fenced(code, "python student" if cell.students else "python"))
+    return lines
+
+
+def _fenced(code: str, info: str) -> str:
+    """A fenced code block that holds ``code`` literally, whatever backticks it contains."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", code)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}{info}\n{code.rstrip()}\n{fence}"
 
 
 def _model_lines(model: ModelResult, links: Mapping[str, str], prefix: str) -> list[str]:
@@ -272,6 +405,8 @@ def _output_lines(content: ReportContent, links: Mapping[str, str]) -> list[str]
         "### New Sample Data Prediction",
         *_scan_lines(content.scans, links),
     ]
+    for answer in content.record.answers.get("OUTPUT", ()):
+        lines += [f"### {answer.title}", *_answer(answer)]
     if content.improved is not None:
         lines += _improved_lines(content.improved, model, links)
     return [line for line in lines if line]
