@@ -34,6 +34,7 @@ class Grade:
     score: float
     max_score: float
     extra_credit: float
+    needs_manual_grade: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,12 @@ class Course:
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
             notebook = gradebook.find_submission_notebook(ASSIGNMENT_ID, ASSIGNMENT_ID, student)
             return {
-                grade.name: Grade(grade.score, grade.max_score, grade.extra_credit or 0.0)
+                grade.name: Grade(
+                    grade.score,
+                    grade.max_score,
+                    grade.extra_credit or 0.0,
+                    bool(grade.needs_manual_grade),
+                )
                 for grade in notebook.grades
             }
 

@@ -28,7 +28,7 @@ from mnist_lab.assignment.points import nbgrader_points
 from mnist_lab.grading.catalogue import CHECK_NAMES
 from mnist_lab.grading.results import HIDDEN_MESSAGE
 from mnist_lab.grading.rubric import load_rubric
-from tests.assignment.nbgrader_course import Course, cell_with, edit, solved
+from tests.assignment.nbgrader_course import Course, Grade, cell_with, edit, solved
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +46,7 @@ def planted_mistake(released):
 ROUND_TRIP = {"alice": solved, "bob": copy.deepcopy, "carol": planted_mistake}
 SCORES = {"alice": 110.0, "bob": 0.0, "carol": 90.0}  # out of 100; alice's 10 extra credit
 HIDDEN = ("scanned_digits",)
+MANUAL_POINTS = load_rubric().manual_points  # the answers graded by hand
 
 
 # Submissions that break the rules ----------------------------------------------------
@@ -131,7 +132,17 @@ def test_grades_csv_holds_the_exact_scores(course):
     rows = course.exported()
     everyone = {**SCORES, **{student: total for student, (total, _) in EXPECTED.items()}}
     assert {student: float(row["score"]) for student, row in rows.items()} == everyone
-    assert {float(row["max_score"]) for row in rows.values()} == {100.0}
+    # nbgrader's maximum: the checks' 100 and the answers graded by hand.
+    assert {float(row["max_score"]) for row in rows.values()} == {100.0 + MANUAL_POINTS}
+
+
+def test_written_answers_await_the_instructor_and_empty_ones_score_zero(course, rubric):
+    """alice wrote every answer: each awaits manual grading, worth nothing until graded.
+    bob left them as released: nbgrader scores them 0 and asks for no grading."""
+    alice, bob = course.grades("alice"), course.grades("bob")
+    for name, spec in rubric.manual.items():
+        assert alice[name] == Grade(0.0, spec.points, 0.0, needs_manual_grade=True)
+        assert bob[name] == Grade(0.0, spec.points, 0.0, needs_manual_grade=False)
 
 
 def test_the_solution_earns_every_check_and_the_bonus(course, rubric):
@@ -181,7 +192,7 @@ def test_the_feedback_never_shows_a_hidden_check(course, student):
 def test_the_feedback_shows_each_visible_check(course):
     feedback = course.feedback_text("alice")
     assert feedback.count("Passed (") == len(CHECK_NAMES) - len(HIDDEN)
-    assert "(Score: 110.0 / 100.0)" in feedback
+    assert f"(Score: 110.0 / {100.0 + MANUAL_POINTS})" in feedback
 
 
 @pytest.mark.parametrize("student", sorted(BAD_INPUT))

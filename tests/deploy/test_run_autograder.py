@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 
 from mnist_lab.deploy.autograder import NOT_GRADED
 from mnist_lab.grading.catalogue import CHECK_NAMES
+from mnist_lab.grading.rubric import load_rubric
 from tests.deploy.conftest import QUICK_FAILURE, quick_notebook, run_autograder
 from tests.grading.conftest import assert_gradescope_results
 
@@ -41,7 +42,9 @@ def test_the_lab_notebook_is_graded_with_the_shipped_rubric_mnist_and_scans(auto
     completed = run_autograder(autograder_root)
     assert completed.returncode == 0, completed.stderr
     data = results_of(autograder_root)
-    assert data["score"] == 0 and len(data["tests"]) == len(CHECK_NAMES)
+    manual = load_rubric().manual  # the answers graded by hand follow the checks, worth 0
+    assert data["score"] == 0 and len(data["tests"]) == len(CHECK_NAMES) + len(manual)
+    assert [t["max_score"] for t in data["tests"][len(CHECK_NAMES) :]] == [0] * len(manual)
     assert f"cell 1: {QUICK_FAILURE}" in data["output"]
     assert "wrong notebook" not in json.dumps(data)
     assert "are not defined" in data["tests"][0]["output"]  # graded, not "not graded"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 
+import nbformat
 import pytest
 
+from mnist_lab.assignment import TEMPLATE_NOTEBOOK
 from mnist_lab.grading.feedback import render_html, render_markdown
-from mnist_lab.grading.results import CellError, CheckResult, GradingResults
+from mnist_lab.grading.grade import manual_answers
+from mnist_lab.grading.results import CellError, CheckResult, GradingResults, ManualAnswer
+from mnist_lab.grading.rubric import load_rubric
+from mnist_lab.paths import SOLUTION_NOTEBOOK
 from tests.grading.conftest import assert_gradescope_results
 
 SECRET = "classified 12 of 50 scans"
@@ -112,3 +118,51 @@ def test_markdown_feedback_quotes_notebook_text_as_code(results):
     markdown = render_markdown(results)
     line = next(line for line in markdown.splitlines() if "<script>" in line)
     assert line.startswith("    ")  # an indented code block: nothing in it is interpreted
+
+
+# The answers the instructor grades by hand -------------------------------------------------
+
+
+@pytest.fixture
+def with_answers(results) -> GradingResults:
+    return dataclasses.replace(
+        results,
+        answers=(ManualAnswer("problem_statement", 5.0, True), ManualAnswer("result", 5.0, False)),
+    )
+
+
+def test_answers_graded_by_hand_change_no_score(results, with_answers):
+    assert with_answers.score == results.score and with_answers.max_score == results.max_score
+    data = with_answers.to_gradescope_dict()
+    assert_gradescope_results(data)
+    assert data["score"] == results.to_gradescope_dict()["score"]
+    by_name = {test["name"]: test for test in data["tests"]}
+    written = by_name["Problem statement (graded by your instructor)"]
+    missing = by_name["Result (graded by your instructor)"]
+    assert written["score"] == written["max_score"] == missing["max_score"] == 0
+    assert written["status"] == "passed" and "grades it by hand (5 points)" in written["output"]
+    assert missing["status"] == "failed" and missing["output"].startswith("Not written yet")
+    assert "not written yet: result." in data["output"]
+
+
+def test_answers_survive_the_trip_from_the_checker(with_answers):
+    assert GradingResults.from_dict(json.loads(json.dumps(with_answers.to_dict()))) == with_answers
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_html])
+def test_feedback_lists_the_answers_apart_from_the_checks(with_answers, render):
+    text = render(with_answers)
+    assert "Graded by your instructor" in text
+    assert "written, awaits your instructor" in text and "not written yet" in text
+    assert text.index("Graded by your instructor") < text.index("Details")
+
+
+def test_manual_answers_are_read_from_the_notebook_as_handed_in():
+    rubric = load_rubric()
+    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    solution = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    assert [a.written for a in manual_answers(template, rubric.manual)] == [False] * 4
+    assert [a.written for a in manual_answers(solution, rubric.manual)] == [True] * 4
+    assert [a.name for a in manual_answers(template, rubric.manual)] == list(rubric.manual)
+    no_cells = nbformat.v4.new_notebook()
+    assert not any(a.written for a in manual_answers(no_cells, rubric.manual))

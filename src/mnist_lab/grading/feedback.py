@@ -1,7 +1,8 @@
 """Feedback for the student: ``feedback.md`` and a self-contained ``feedback.html``.
 
 Both show, for each check, whether it passed, its points and its message; a hidden check
-shows only whether it passed and its points. Everything from the notebook (error messages,
+shows only whether it passed and its points. The answers the instructor grades by hand are
+listed apart, each written or not yet, with no score. Everything from the notebook (error messages,
 names) is escaped, so a submission cannot inject markup into the page.
 """
 
@@ -24,6 +25,12 @@ th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left;
 .check.passed { border-color: #2e9d4c; } .check.failed { border-color: #d33; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: .6rem; border-radius: 4px; }
 """
+
+
+_ANSWERS_INTRO = (
+    "The parts of the write-up in your own words. They are not in the score above: your "
+    "instructor reads and grades them by hand."
+)
 
 
 def _status(check: CheckResult) -> str:
@@ -62,6 +69,12 @@ def render_markdown(results: GradingResults) -> str:
     if results.cell_errors:
         lines += ["", "## Cells that did not run to the end", ""]
         lines += [_md_text(error.describe()) for error in results.cell_errors]
+    if results.answers:
+        lines += ["", "## Graded by your instructor", "", _ANSWERS_INTRO, ""]
+        lines += ["| answer | status | points |", "| --- | --- | --- |"]
+        lines += [
+            f"| {a.title} | {a.status} | {format_points(a.points)} |" for a in results.answers
+        ]
     lines += ["", "## Details"]
     for number, check in enumerate(results.checks, start=1):
         hidden = " (hidden check)" if check.hidden else ""
@@ -88,6 +101,18 @@ def render_html(results: GradingResults) -> str:
         for n, c in enumerate(results.checks, start=1)
     )
     notes = "".join(f"<p>{e(note)}</p>" for note in results.notes)
+    answers = ""
+    if results.answers:
+        answer_rows = "".join(
+            f'<tr><td>{e(a.title)}</td><td class="{"passed" if a.written else "failed"}">'
+            f"{e(a.status)}</td><td>{e(format_points(a.points))}</td></tr>"
+            for a in results.answers
+        )
+        answers = (
+            f"<h2>Graded by your instructor</h2><p>{e(_ANSWERS_INTRO)}</p><table><thead><tr>"
+            "<th>answer</th><th>status</th><th>points</th></tr></thead>"
+            f"<tbody>{answer_rows}</tbody></table>"
+        )
     errors = ""
     if results.cell_errors:
         items = "".join(f"<li><pre>{e(err.describe())}</pre></li>" for err in results.cell_errors)
@@ -98,7 +123,7 @@ def render_html(results: GradingResults) -> str:
         f"<body><h1>Autograder feedback: {e(results.notebook)}</h1>"
         f"<p><strong>{e(results.summary_line())}</strong></p>{notes}"
         f"<table><thead><tr><th>#</th><th>check</th><th>result</th><th>points</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>{errors}<h2>Details</h2>{details}</body></html>\n"
+        f"<tbody>{rows}</tbody></table>{errors}{answers}<h2>Details</h2>{details}</body></html>\n"
     )
 
 

@@ -48,8 +48,8 @@ from mnist_lab.grading import kernel_user, protocol, sandbox
 from mnist_lab.grading.catalogue import extra_names
 from mnist_lab.grading.feedback import render_html, render_markdown
 from mnist_lab.grading.kernel.export import export_cell
-from mnist_lab.grading.results import CellError, CheckResult, GradingResults
-from mnist_lab.grading.rubric import Rubric, load_rubric
+from mnist_lab.grading.results import CellError, CheckResult, GradingResults, ManualAnswer
+from mnist_lab.grading.rubric import ManualSpec, Rubric, load_rubric
 from mnist_lab.grading.scoring import all_failed
 from mnist_lab.notebook.execute import (
     REPAIRS_KEY,
@@ -59,6 +59,7 @@ from mnist_lab.notebook.execute import (
 )
 from mnist_lab.notebook.inspect import cell_seconds
 from mnist_lab.notebook.output_limits import MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT, MB
+from mnist_lab.notebook.record import answer_cells, is_written
 from mnist_lab.paths import SAMPLE_IMAGES, sample_images_dir
 from mnist_lab.scans import ManifestError, Sample, read_manifest
 
@@ -231,13 +232,20 @@ def grade_submission(
         rubric = _as_rubric(rubric)
         mnist_path, samples_dir = _local_mnist(mnist_path), _samples_dir(samples_dir)
     started = time.perf_counter()
+    manual = (checker.rubric if checker else rubric).manual
     try:
-        notes = _format_notes(read_notebook(notebook))
+        submitted = read_notebook(notebook)
+        notes = _format_notes(submitted)
     except LabError as error:  # the student's file: graded zero, with the reason
         # The student reads this: their file's name, never where it lies on the grader.
         reason = str(error).replace(str(notebook), notebook.name)
         checks = all_failed(checker.rubric if checker else rubric, f"Not run: {reason}")
-        results = GradingResults(checks, notebook.name, time.perf_counter() - started)
+        results = GradingResults(
+            checks,
+            notebook.name,
+            time.perf_counter() - started,
+            answers=tuple(ManualAnswer(name, spec.points, False) for name, spec in manual.items()),
+        )
     else:
         options = RunOptions(dict(kernel_env or {}), copy_siblings, report_dir)
         if checker is None:
@@ -245,10 +253,23 @@ def grade_submission(
                 results = _grade(notebook, own, started, notes, options)
         else:
             results = _grade(notebook, checker, started, notes, options)
+        results = replace(results, answers=manual_answers(submitted, manual))
     logger.info("%s: %s", notebook.name, results.summary_line())
     if out_dir is not None:
         write_results(results, Path(out_dir))
     return results
+
+
+def manual_answers(
+    notebook: nbformat.NotebookNode, manual: Mapping[str, ManualSpec]
+) -> tuple[ManualAnswer, ...]:
+    """Whether the notebook as handed in holds each answer the rubric has graded by hand
+    (read from its file: an answer is the student's writing, not something the run makes)."""
+    cells = answer_cells(notebook)
+    return tuple(
+        ManualAnswer(name, spec.points, name in cells and is_written(cells[name].source))
+        for name, spec in manual.items()
+    )
 
 
 def _as_rubric(rubric: Rubric | str | os.PathLike | None) -> Rubric:

@@ -59,6 +59,33 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ManualAnswer:
+    """A part of the write-up the instructor grades by hand: never scored by a grader."""
+
+    name: str  # the answer cell's grade_id, the rubric's [manual.NAME]
+    points: float  # what the instructor may give it
+    written: bool
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+    @property
+    def status(self) -> str:
+        return "written, awaits your instructor" if self.written else "not written yet"
+
+    @property
+    def message(self) -> str:
+        points = format_points(self.points)
+        if self.written:
+            return f"Written. Your instructor grades it by hand ({points} points)."
+        return (
+            f"Not written yet: the answer cell of your notebook is still empty. Write it in "
+            f"your own words; your instructor grades it by hand ({points} points)."
+        )
+
+
+@dataclass(frozen=True)
 class CellError:
     """A notebook cell that raised, timed out, was skipped or stopped the kernel."""
 
@@ -85,6 +112,7 @@ class GradingResults:
     cell_errors: tuple[CellError, ...] = ()
     notes: tuple[str, ...] = field(default=())
     junit_xml: str = ""  # pytest's own junit.xml from the checker; empty when none ran
+    answers: tuple[ManualAnswer, ...] = ()  # graded by hand: in no score here
 
     @property
     def score(self) -> float:
@@ -139,6 +167,7 @@ class GradingResults:
             "cell_errors": [asdict(error) for error in self.cell_errors],
             "notes": list(self.notes),
             "junit_xml": self.junit_xml,
+            "answers": [asdict(answer) for answer in self.answers],
         }
 
     @classmethod
@@ -150,35 +179,60 @@ class GradingResults:
             cell_errors=tuple(CellError(**error) for error in data.get("cell_errors", [])),
             notes=tuple(data.get("notes", [])),
             junit_xml=str(data.get("junit_xml", "")),
+            answers=tuple(ManualAnswer(**answer) for answer in data.get("answers", [])),
         )
 
     def to_gradescope_dict(self) -> dict:
         """The ``results.json`` Gradescope's autograder harness reads.
 
-        Hidden checks get visibility ``after_published`` and an output free of details.
+        Hidden checks get visibility ``after_published`` and an output free of details. The
+        answers graded by hand come last, worth 0 here (the instructor grades them), each
+        saying whether it is written.
         """
+        checks = [
+            {
+                "name": check.title,
+                "number": str(number),
+                "score": round(check.points, 4),
+                "max_score": round(check.max_points, 4),
+                "status": "passed" if check.passed else "failed",
+                "output": check.student_message,
+                "visibility": GRADESCOPE_VISIBILITY[check.visibility],
+                "tags": ["extra credit"] if check.extra_credit else [],
+            }
+            for number, check in enumerate(self.checks, start=1)
+        ]
+        answers = [
+            {
+                "name": f"{answer.title} (graded by your instructor)",
+                "number": str(number),
+                "score": 0,
+                "max_score": 0,
+                "status": "passed" if answer.written else "failed",
+                "output": answer.message,
+                "visibility": "visible",
+                "tags": ["graded by hand"],
+            }
+            for number, answer in enumerate(self.answers, start=len(self.checks) + 1)
+        ]
         return {
             "score": round(self.score, 4),
             "execution_time": round(self.seconds, 1),
             "output": self.overview(),
-            "tests": [
-                {
-                    "name": check.title,
-                    "number": str(number),
-                    "score": round(check.points, 4),
-                    "max_score": round(check.max_points, 4),
-                    "status": "passed" if check.passed else "failed",
-                    "output": check.student_message,
-                    "visibility": GRADESCOPE_VISIBILITY[check.visibility],
-                    "tags": ["extra credit"] if check.extra_credit else [],
-                }
-                for number, check in enumerate(self.checks, start=1)
-            ],
+            "tests": checks + answers,
         }
 
     def overview(self) -> str:
         """A few lines for the top of the feedback: the score, and what went wrong in cells."""
         lines = [self.summary_line() + "."]
+        if self.answers:
+            points = format_points(sum(answer.points for answer in self.answers))
+            missing = [answer.title.lower() for answer in self.answers if not answer.written]
+            lines.append(
+                f"Your written answers ({points} points) are graded by your instructor, not "
+                "here"
+                + (f"; not written yet: {', '.join(missing)}." if missing else "; all written.")
+            )
         lines += self.notes
         if self.cell_errors:
             lines.append("Cells of your notebook that did not run to the end:")
