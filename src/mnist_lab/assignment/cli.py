@@ -20,7 +20,11 @@ def _make_assignment(args: argparse.Namespace) -> int:
     from mnist_lab.assignment.make import make_assignment
 
     update = make_assignment(
-        solution=args.solution, template=args.out, rubric=args.rubric, check=args.check
+        solution=args.solution,
+        template=args.out,
+        rubric=args.rubric,
+        check=args.check,
+        kit_source=args.kit_source,
     )
     if args.check and not update.up_to_date:
         for line in update.points:
@@ -37,7 +41,11 @@ def _nbgrader_course(args: argparse.Namespace) -> int:
     from mnist_lab.assignment.course import make_course
 
     source = make_course(
-        args.directory, course_id=args.course_id, exchange=args.exchange, rubric=args.rubric
+        args.directory,
+        course_id=args.course_id,
+        exchange=args.exchange,
+        rubric=args.rubric,
+        kit_source=args.kit_source,
     )
     exchange = (args.exchange or args.directory / "exchange").resolve()
     print(f"Course directory: {args.directory} (source: {source})")
@@ -53,6 +61,14 @@ def _nbgrader_course(args: argparse.Namespace) -> int:
 
 # Where students' nbgrader looks for the exchange when nothing configures it.
 DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
+
+
+KIT_SOURCE_HELP = (
+    "what the template's first cell installs the kit from where it is missing (Colab, a bare "
+    "Python): a pip requirement or the address of a wheel, such as the students' wheel of "
+    "`mnist-lab student-wheel` on a course web page (default: mnist-cnn-lab==VERSION, this "
+    "kit's release)"
+)
 
 
 def add_assignment_commands(subparsers) -> None:
@@ -95,6 +111,7 @@ def add_assignment_commands(subparsers) -> None:
         action="store_true",
         help="change nothing; exit 1 if the template or the points are out of date",
     )
+    make.add_argument("--kit-source", metavar="SPEC", help=KIT_SOURCE_HELP)
     make.set_defaults(handler=_make_assignment)
 
     course = subparsers.add_parser(
@@ -126,4 +143,5 @@ def add_assignment_commands(subparsers) -> None:
         help="a rubric of your own (default: the kit's); nbgrader then grades with its points "
         "and adds a test cell for each check of its check_files",
     )
+    course.add_argument("--kit-source", metavar="SPEC", help=KIT_SOURCE_HELP)
     course.set_defaults(handler=_nbgrader_course)

@@ -46,12 +46,14 @@ def make_course(
     exchange: str | os.PathLike | None = None,
     solution: str | os.PathLike = SOLUTION_NOTEBOOK,
     rubric: str | os.PathLike | None = None,
+    kit_source: str | None = None,
 ) -> Path:
     """Lay out the course directory ``directory``; returns its source notebook's path.
 
     The source notebook is always refreshed from ``solution``; an existing
     ``nbgrader_config.py`` is kept (it may hold the instructor's own settings). A ``rubric``
-    other than the kit's (with check files of the instructor's, say) is named in the config.
+    other than the kit's (with check files of the instructor's, say) is named in the config,
+    and so is ``kit_source``, what the template's set-up cell installs the kit from.
     """
     directory = Path(directory).resolve()
     load_rubric(rubric)  # a bad rubric stops here, not in the middle of nbgrader
@@ -68,7 +70,8 @@ def make_course(
             CONFIG.format(
                 course_id=course_id,
                 exchange=str(exchange),
-                rubric=f", rubric={str(Path(rubric).resolve())!r}" if rubric else "",
+                rubric=(f", rubric={str(Path(rubric).resolve())!r}" if rubric else "")
+                + (f", kit_source={kit_source!r}" if kit_source else ""),
             ),
             encoding="utf-8",
         )

@@ -43,11 +43,15 @@ class AssignmentUpdate:
 
 
 def generate_template(
-    solution: NotebookNode, *, rubric: str | os.PathLike = DEFAULT_RUBRIC
+    solution: NotebookNode,
+    *,
+    rubric: str | os.PathLike = DEFAULT_RUBRIC,
+    kit_source: str | None = None,
 ) -> NotebookNode:
-    """The student template of ``solution``, as ``nbgrader generate_assignment`` makes it."""
+    """The student template of ``solution``, as ``nbgrader generate_assignment`` makes it;
+    its set-up cell installs the kit from ``kit_source`` (default: the kit's release)."""
     notebook = copy.deepcopy(solution)
-    config = configure(Config(), rubric=rubric)
+    config = configure(Config(), rubric=rubric, kit_source=kit_source)
     resources: dict = {"metadata": {"path": str(PROJECT_ROOT)}}
     for step in GENERATE_TEMPLATE:
         notebook, resources = step(config=config)(notebook, resources)
@@ -60,8 +64,10 @@ def make_assignment(
     template: str | os.PathLike = TEMPLATE_NOTEBOOK,
     rubric: str | os.PathLike = DEFAULT_RUBRIC,
     check: bool = False,
+    kit_source: str | None = None,
 ) -> AssignmentUpdate:
-    """Set the solution's points from ``rubric`` and regenerate ``template`` from it.
+    """Set the solution's points from ``rubric`` and regenerate ``template`` from it, its
+    set-up cell installing the kit from ``kit_source`` where it is missing.
 
     With ``check``, change nothing and report what would change.
     """
@@ -72,7 +78,10 @@ def make_assignment(
         nbformat.write(notebook, solution)
         logger.info("Points set from %s in %s:\n  %s", rubric, solution, "\n  ".join(points))
     try:
-        text = nbformat.writes(generate_template(notebook, rubric=rubric)) + "\n"
+        text = (
+            nbformat.writes(generate_template(notebook, rubric=rubric, kit_source=kit_source))
+            + "\n"
+        )
     except (RuntimeError, ValueError, ValidationError, SchemaMismatchError) as error:
         raise LabError(
             f"{solution} could not be made into the template: {error}. Check its "

@@ -37,12 +37,14 @@ from mnist_lab.assignment.preprocessors import (
     AwardExtraCredit,
     HideHiddenTests,
     IdentityPlaceholders,
+    KitSource,
     NoteDuplicatedCells,
     NoteRestoredCells,
 )
 from mnist_lab.grading.rubric import DEFAULT_RUBRIC, load_rubric
 
 GENERATE_ASSIGNMENT = [
+    KitSource,  # the set-up cell installs the kit from where the instructor says
     AddInstructorChecks,  # the test cells of the rubric's own check files, if any
     IdentityPlaceholders,  # before the first ComputeChecksums: the template's own values
     IncludeHeaderFooter,
@@ -93,11 +95,15 @@ TENSORFLOW_NOISE = (
 )
 
 
-def configure(c: Config, *, rubric: str | Path = DEFAULT_RUBRIC) -> Config:
+def configure(
+    c: Config, *, rubric: str | Path = DEFAULT_RUBRIC, kit_source: str | None = None
+) -> Config:
     """Set, in the nbgrader config ``c``, everything the lab needs; returns ``c``.
 
     The pipelines above; the rubric's cell time limit for each cell; deleted test cells put
-    back; TensorFlow's stderr lines ignored; bonus points as extra credit from ``rubric``.
+    back; TensorFlow's stderr lines ignored; bonus points as extra credit from ``rubric``;
+    what the template's set-up cell installs the kit from, ``kit_source`` (default: the
+    kit's own release, `preprocessors.default_kit_source`).
     """
     limits = load_rubric(rubric).limits
     c.GenerateAssignment.preprocessors = GENERATE_ASSIGNMENT
@@ -110,4 +116,6 @@ def configure(c: Config, *, rubric: str | Path = DEFAULT_RUBRIC) -> Config:
     c.IgnorePattern.pattern = TENSORFLOW_NOISE
     c.AwardExtraCredit.rubric = str(rubric)
     c.AddInstructorChecks.rubric = str(rubric)
+    if kit_source is not None:
+        c.KitSource.source = kit_source
     return c

@@ -19,6 +19,7 @@ See `pipeline` for where each runs.
 
 from __future__ import annotations
 
+import json
 import re
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -84,6 +85,17 @@ class AddInstructorChecks(NbGraderPreprocessor):
         return nb, resources
 
 
+INSTALL_CELL_ID = "install-kit"
+KIT_SOURCE_LINE = re.compile(r"^KIT_SOURCE = .*$", re.M)
+
+
+def default_kit_source() -> str:
+    """The kit's own release, as pip names it: ``mnist-cnn-lab==VERSION``."""
+    from mnist_lab import __version__
+
+    return f"mnist-cnn-lab=={__version__}"
+
+
 class IdentityPlaceholders(NbGraderPreprocessor):
     """The solution's ``STUDENT_NAME`` and ``REGISTER_NUMBER`` become ``"..."``.
 
@@ -97,6 +109,25 @@ class IdentityPlaceholders(NbGraderPreprocessor):
                 lambda match: f'{match["name"]} = "{PLACEHOLDER}"', cell.source
             )
         return cell, resources
+
+
+class KitSource(NbGraderPreprocessor):
+    """The set-up cell (id ``install-kit``) installs the kit from ``source``: the line
+    ``KIT_SOURCE = ...`` gets it, so that a student on Colab or in a bare Python installs
+    what the instructor chose (`mnist-lab make-assignment --kit-source`)."""
+
+    source = Unicode(default_kit_source(), help="what pip installs the kit from").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        cells = [cell for cell in nb.cells if cell.get("id") == INSTALL_CELL_ID]
+        if len(cells) != 1 or not KIT_SOURCE_LINE.search(cells[0].source):
+            raise ValueError(
+                f"the notebook needs one code cell with the id {INSTALL_CELL_ID!r} holding a "
+                "line KIT_SOURCE = ..., the template's set-up cell"
+            )
+        line = f"KIT_SOURCE = {json.dumps(self.source)}  # set by your instructor"
+        cells[0].source = KIT_SOURCE_LINE.sub(lambda _: line, cells[0].source, count=1)
+        return nb, resources
 
 
 class NoteRestoredCells(OverwriteCells):

@@ -1,4 +1,5 @@
-"""``mnist-lab gradescope-zip`` and ``mnist-lab github-workflow``: thin commands over the library.
+"""``mnist-lab gradescope-zip``, ``github-workflow`` and ``student-wheel``: thin commands over
+the library.
 
 Exit status: 0 when the file was written; 2 for bad input (no local MNIST, invalid scans or
 rubric, an empty --kit), with a message that says how to fix it.
@@ -54,6 +55,26 @@ def _github_workflow(args: argparse.Namespace) -> int:
 
     out = write_github_workflow(kit=args.kit, out=args.out)
     print(f"Wrote {out}. Copy it to .github/workflows/ in each student's repository.")
+    return 0
+
+
+def _student_wheel(args: argparse.Namespace) -> int:
+    from mnist_lab.deploy.wheel import build_wheel
+
+    if any(args.out.glob("mnist_cnn_lab-*.whl")):
+        print(
+            f"{args.out} already holds a wheel of the kit; give an empty folder with --out, so "
+            "that the students' wheel cannot be mistaken for another."
+        )
+        return 2
+    wheel = build_wheel(args.out, student=True)
+    print(
+        f"Wrote {wheel} ({_size(wheel.stat().st_size)}): the kit for students, without the "
+        "reference solution or the hidden checks. Put it where your students' notebooks can "
+        "download it (a course web page, a GitHub release) and give its address to "
+        "`mnist-lab make-assignment --kit-source URL`, so that the template's first cell "
+        "installs it on Colab or any Python without the kit."
+    )
     return 0
 
 
@@ -118,3 +139,21 @@ def add_deploy_commands(subparsers) -> None:
         help=f"where to write the workflow (default: {DEFAULT_WORKFLOW})",
     )
     github.set_defaults(handler=_github_workflow)
+
+    student = subparsers.add_parser(
+        "student-wheel",
+        help="build the kit's wheel for students: no solution, no hidden checks",
+        description=(
+            "Build the wheel students install to work on the lab (Colab, a laptop, a course "
+            "JupyterHub): the kit without the reference solution and without the code of "
+            "the rubric's hidden checks. Grade with the full kit, never with this one."
+        ),
+    )
+    student.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist", "student"),
+        metavar="DIR",
+        help="the folder to write the wheel in (default: dist/student)",
+    )
+    student.set_defaults(handler=_student_wheel)
