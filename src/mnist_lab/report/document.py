@@ -45,7 +45,8 @@ img { max-width: 100%; height: auto; display: block; margin: 1em auto;
       border: 1px solid #ddd; box-sizing: border-box; }
 table { display: block; max-width: 100%; overflow-x: auto; border-collapse: collapse;
         margin: 1em 0; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .3em .7em; overflow-wrap: break-word; }
+th, td { border: 1px solid #ccc; padding: .3em .7em; overflow-wrap: break-word;
+         max-width: min(30em, 75vw); }
 th { background: #eaf2f8; }
 tr:nth-child(even) td { background: #f8f9f9; }
 code { background: #f4f4f4; padding: .1em .3em; border-radius: 3px; font-size: .92em; }
