@@ -248,3 +248,24 @@ def test_draw_all_leaves_out_what_is_missing(make_content, stub_plots, tmp_path,
     drawn = figures.draw_all(content, tmp_path / "figures")
     assert set(drawn) == expected
     assert all(path == tmp_path / "figures" / f"{name}.png" for name, path in drawn.items())
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "cut"),
+    [("Jane Doe", 9, False), ("Wolfeschlegel Steinhausen " * 2, 8, False), ("W" * 80, 6, True)],
+)
+def test_the_caption_fits_the_figure_whatever_the_name(name, size, cut):
+    from matplotlib.figure import Figure
+
+    from mnist_lab.report.diagram import _fit_caption
+    from mnist_lab.report.figures import figure_caption
+
+    figure = Figure(figsize=(6.4, 4.8))
+    caption = figure_caption(name, "212223240001")
+    text = figure.text(0.012, 0.01, caption, fontsize=9)
+    _fit_caption(figure, text)
+    width = text.get_window_extent(figure.canvas.get_renderer()).width  # Agg's, as saved
+    assert width <= figure.bbox.width * 0.97
+    assert text.get_fontsize() == size
+    assert text.get_text().endswith("\u2026") is cut
+    assert text.get_text().rstrip("\u2026") == caption[: len(text.get_text().rstrip("\u2026"))]

@@ -67,20 +67,48 @@ def save_figure(figure: Figure, path: Path | str, *, caption: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     height_in = figure.get_figheight()
-    figure.text(
+    text = figure.text(
         0.012,
         0.35 * CAPTION_HEIGHT_IN / height_in,
         caption,
-        fontsize=9,
+        fontsize=CAPTION_SIZES[0],
         color="#444444",
         ha="left",
         va="bottom",
         parse_math=False,
     )
+    _fit_caption(figure, text)
     figure.savefig(path, dpi=DPI, facecolor="white", format="png")
     figure.clear()
     logger.debug("Wrote figure %s", path)
     return path
+
+
+CAPTION_SIZES = (9, 8, 7, 6)
+
+
+def _fit_caption(figure: Figure, text) -> None:
+    """Shrink the caption ``text`` (a matplotlib Text) to the largest of `CAPTION_SIZES` at
+    which it fits the figure's width, measured as drawn; at the smallest, cut it with an
+    ellipsis: a very long name must not run off the figure."""
+    if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure: draw with Agg, as saved
+        FigureCanvasAgg(figure)
+    renderer = figure.canvas.get_renderer()
+    room = figure.bbox.width * 0.97
+    for size in CAPTION_SIZES:
+        text.set_fontsize(size)
+        if text.get_window_extent(renderer).width <= room:
+            return
+    full = text.get_text()
+    low, high = 1, len(full)
+    while low < high:  # the longest start of the caption that fits, with its ellipsis
+        middle = (low + high + 1) // 2
+        text.set_text(full[:middle] + "\u2026")
+        if text.get_window_extent(renderer).width <= room:
+            low = middle
+        else:
+            high = middle - 1
+    text.set_text(full[:low] + "\u2026")
 
 
 def layer_category(kind: str) -> str:
