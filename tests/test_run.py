@@ -17,6 +17,7 @@ from tests.fixtures import notebooks
 REPORT_FILES = [
     "report.md",
     "report.html",
+    "report.pdf",
     "classification_report.csv",
     "metrics.csv",
     "model.keras",

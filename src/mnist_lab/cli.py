@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
 
     summary = run_lab(args.notebook, out_dir=args.out, cell_timeout=args.cell_timeout)
-    print(f"Report: {args.out / 'report.html'}")
+    print(f"Report: {args.out / 'report.html'} (and report.pdf, report.md beside it)")
     print(
         f"Test accuracy {summary['test_accuracy']:.4f}, loss {summary['test_loss']:.4f}; "
         f"scanned digits {summary['scanned_digits']['correct']}/"
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a lab notebook and write its lab report",
         description=(
             "Execute a lab notebook in a fresh Jupyter kernel and write the lab report: "
-            "report.md, report.html, figures/, classification_report.csv, metrics.csv, "
+            "report.md, report.html, report.pdf, figures/, classification_report.csv, metrics.csv, "
             "model.keras and summary.json."
         ),
     )

@@ -50,11 +50,12 @@ def html(written_report) -> str:
     return written["report.html"].read_text(encoding="utf-8")
 
 
-def test_write_report_returns_the_three_documents(written_report):
+def test_write_report_returns_the_four_documents(written_report):
     _, out_dir, written = written_report
     assert written == {
         "report.md": out_dir / "report.md",
         "report.html": out_dir / "report.html",
+        "report.pdf": out_dir / "report.pdf",
         "classification_report.csv": out_dir / "classification_report.csv",
     }
     assert all(path.is_file() for path in written.values())

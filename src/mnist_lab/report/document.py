@@ -26,6 +26,7 @@ from mnist_lab.notebook.record import Answer, LabRecord
 from mnist_lab.report.content import LayerInfo, ModelResult, ReportContent, ScanPrediction
 from mnist_lab.report.diagram import layer_category
 from mnist_lab.report.figures import draw_all
+from mnist_lab.report.pdf import write_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,11 @@ _MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
 def write_report(content: ReportContent, out_dir: Path | str) -> dict[str, Path]:
-    """Write report.md, report.html and classification_report.csv into `out_dir`.
+    """Write report.md, report.html, report.pdf and classification_report.csv into `out_dir`.
 
     The figures are `content.figures` when given (copied into out_dir/figures when they lie
     elsewhere), else drawn there with `figures.draw_all`. Returns the written documents by
-    file name: "report.md", "report.html", "classification_report.csv".
+    file name: "report.md", "report.html", "report.pdf", "classification_report.csv".
     """
     out_dir = Path(out_dir)
     figure_dir = out_dir / "figures"
@@ -119,6 +120,14 @@ def write_report(content: ReportContent, out_dir: Path | str) -> dict[str, Path]
     images = {links[name]: path for name, path in figures.items()}
     written["report.html"].write_text(
         markdown_to_html(markdown, images, title=page_title), encoding="utf-8"
+    )
+    written["report.pdf"] = write_pdf(
+        markdown,
+        images,
+        out_dir / "report.pdf",
+        title=REPORT_TITLE,
+        student_name=content.student_name,
+        register_number=content.register_number,
     )
     classification_report_frame(content.classification_report).to_csv(
         written["classification_report.csv"], index=False
