@@ -158,3 +158,10 @@ def test_sections_span_cells_and_steps_name_the_program_s_parts():
         ("Step 1: Load", "data = load()"),
         ("Step 2: Train", "model.fit(data)"),
     ]
+
+
+def test_the_grader_s_export_cell_is_not_the_program():
+    export = new_code_cell("from mnist_lab.grading.kernel.export import export_all")
+    export.metadata["mnist_lab"] = "export"
+    notebook = new_notebook(cells=[new_code_cell("x = 1"), export])
+    assert [cell.source for cell in read_record(notebook).program] == ["x = 1"]
