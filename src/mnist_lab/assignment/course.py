@@ -23,7 +23,8 @@ CONFIG_NAME = "nbgrader_config.py"
 CONFIG = '''\
 """nbgrader configuration for the MNIST CNN lab, written by `mnist-lab nbgrader-course`.
 
-Run nbgrader's commands in this folder; see "Grading with nbgrader" in the kit's README.
+Run nbgrader's commands in this folder; see "Grading with nbgrader" in the kit's
+docs/instructors.md.
 `configure` sets the kit's nbgrader pipelines (mnist_lab/assignment/pipeline.py): the
 rubric's time limit for each cell, changed or deleted check cells put back with a note,
 TensorFlow's stderr lines ignored, bonus points as extra credit, hidden checks hidden in
