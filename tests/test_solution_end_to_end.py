@@ -110,3 +110,20 @@ def test_report_documents_follow_the_write_up(report, summary):
     assert 'src="figures/' not in html and "data:image/png;base64," in html
     for text in (markdown, html):  # the report goes to students: no folder of the machine
         assert str(report.parent) not in text and str(SOLUTION_NOTEBOOK.parent) not in text
+    # The notebook's own: its answers in their sections, its code without the checks.
+    for answer in ("Problem statement", "Design notes", "Observations", "Result"):
+        assert f"**{answer}** (the student's own words):" in markdown
+    assert "**Your code** (cell" in markdown and "run_check" not in markdown
+
+
+def test_report_pdf_is_the_report_on_a4_pages(report, summary):
+    from pypdf import PdfReader
+
+    pages = PdfReader(report / "report.pdf").pages
+    assert len(pages) >= 8
+    for number, page in enumerate(pages, start=1):
+        text = page.extract_text()
+        assert summary["student_name"] in text and f"Page {number} of {len(pages)}" in text
+        assert round(float(page.mediabox.width)) == 595  # A4: 210 mm in points
+    text = "\n".join(page.extract_text() for page in pages)
+    assert f"{summary['test_accuracy'] * 100:.2f}%" in text
