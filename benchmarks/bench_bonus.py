@@ -145,6 +145,12 @@ def main() -> int:
         metavar="SEED",
         help="the seeds the baseline trains for its times (default: --seeds)",
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="train nothing: score the figures in the results file against the rubric's bar "
+        "as it is now (after the bar was moved)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cores", type=int, nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,6 +162,18 @@ def main() -> int:
     from mnist_lab.grading.rubric import load_rubric
 
     bar = load_rubric().thresholds.improved_accuracy
+    if args.rescore:
+        report = json.loads(RESULTS.read_text())
+        for key in ("design", "baseline"):
+            if key in report:
+                runs = report[key].pop("runs")
+                report[key] = {**report[key], **summary(runs, bar)}
+        report["rescored"] = time.strftime("%Y-%m-%d %H:%M")
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+        design = report["design"]
+        worst, margin = design["min_accuracy"], design["margin"]
+        print(f"Worst accuracy {worst:.4f}; bar {bar}; margin {margin:+.4f}")
+        return 0
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"The solution's improved model ({SOLUTION}):")
     report = {

@@ -135,7 +135,13 @@ def test_the_template_s_first_cell_installs_the_kit_and_the_given_cells_run(
     assert any("x_train: (60000, 28, 28) uint8" in text for text in printed)
     installed = Path(printed[-1].split("KIT AT", 1)[1].strip())
     assert installed.is_relative_to(site_packages(venv))  # the wheel's, not this checkout's
+    # What the student now has on disk: no solution cell, no hidden check.
+    files = [path for path in installed.parent.rglob("*") if path.is_file()]
     assert not (installed.parent / "kit" / "solution").exists()
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert "### BEGIN SOLUTION" not in text, path.name
+        assert not any(f"def test_{name}(" in text for name in HIDDEN), path.name
 
 
 def test_the_template_installs_the_kit_s_release_by_default():
