@@ -167,5 +167,6 @@ def test_mnist_lab_run_end_to_end_as_a_user_types_it(tmp_path):
     assert "training epoch 2/2" in finished.stderr
     assert "[cell 1/" in finished.stderr
     assert "oneDNN" not in finished.stderr and "absl" not in finished.stderr
+    assert "pruned" not in finished.stderr  # fpdf2's font subsetting, at INFO
     assert "Test accuracy" in finished.stdout
     assert all((out / name).is_file() for name in REPORT_FILES)

@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    for chatty in ("traitlets", "nbclient"):  # "Executing notebook with kernel: ..."
+    # "Executing notebook with kernel: ...", and fpdf2's font subsetting ("glyf pruned").
+    for chatty in ("traitlets", "nbclient", "fontTools"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.mnist is not None:
         os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
