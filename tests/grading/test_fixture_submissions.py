@@ -49,3 +49,10 @@ def test_the_template_keeps_the_given_code_and_drops_every_solution(tmp_path):
     assert "x_train_scaled = x_train / 255.0" not in sources
     assert "load_mnist()" in sources  # given, not a solution
     assert sources.count("raise NotImplementedError()") >= 7
+
+
+def test_the_template_leaves_each_written_answer_empty_as_nbgrader_does(tmp_path):
+    template = nbformat.read(template_from_solution(SOLUTION_NOTEBOOK, tmp_path / "t.ipynb"), 4)
+    answers = [c for c in template.cells if c.cell_type == "markdown" and "nbgrader" in c.metadata]
+    answers = [c for c in answers if c.metadata.nbgrader.get("solution")]
+    assert len(answers) == 4 and {c.source for c in answers} == {"YOUR ANSWER HERE"}
