@@ -102,7 +102,7 @@ FEEDBACK = {
     "dave": "this cell (id: scaled_pixels) was missing from your submission; nbgrader put it back",
     "erin": "this cell was changed in your submission, so nbgrader graded the original",
     "frank": "this is a copy of the graded cell 'scaled_pixels'",
-    "grace": "are not defined: the cell that assigns it raised IndexError",
+    "grace": "are not defined: the cell that assigns them raised IndexError",
 }
 
 

@@ -98,7 +98,7 @@ STUDENT_SEES = {
     "segfaults_kernel": "killed by signal SIGSEGV (a segmentation fault",
     "exits_with_os_exit": "the kernel process ended itself with exit status 0",
     "deletes_graded_cells": "`y_train_onehot` and `y_test_onehot` are not defined: no cell of "
-    "your notebook assigns it",
+    "your notebook assigns them.",
     "reorders_cells": "`x_train_reshaped` and `x_test_reshaped` are not defined: cell 3 "
     "(Fixture submission: reorders_cells): NameError: name 'x_train_scaled' is not defined",
     "edits_graded_cells": "`model` is not defined: no cell of your notebook assigns it",

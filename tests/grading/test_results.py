@@ -166,3 +166,18 @@ def test_manual_answers_are_read_from_the_notebook_as_handed_in():
     assert [a.name for a in manual_answers(template, rubric.manual)] == list(rubric.manual)
     no_cells = nbformat.v4.new_notebook()
     assert not any(a.written for a in manual_answers(no_cells, rubric.manual))
+
+
+def test_missing_names_are_described_in_the_plural_when_there_are_several():
+    from mnist_lab.grading.scoring import Missing, describe_missing
+
+    reason = "is not defined: no cell of your notebook assigns it"
+    assert describe_missing([Missing("model", reason)]) == (
+        "`model` is not defined: no cell of your notebook assigns it."
+    )
+    assert describe_missing(
+        [Missing("x_train_scaled", reason), Missing("x_test_scaled", reason)]
+    ) == (
+        "`x_train_scaled` and `x_test_scaled` are not defined: no cell of your notebook "
+        "assigns them."
+    )

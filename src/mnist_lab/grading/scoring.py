@@ -126,6 +126,7 @@ def describe_missing(missing: list[Missing]) -> str:
             continue
         subject = ", ".join(f"`{n}`" for n in names[:-1]) + f" and `{names[-1]}`"
         predicate = "are" + reason[2:] if reason.startswith("is ") else reason
+        predicate = predicate.replace(" assigns it", " assigns them")
         text = f"{subject} {predicate}".rstrip()
         sentences.append(text if text.endswith(".") else text + ".")
     return "\n".join(sentences)
