@@ -13,6 +13,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
+from mnist_lab.notebook.record import answer_title
+
 HIDDEN_MESSAGE = {
     True: "Passed. This is a hidden check: its details are not shown.",
     False: "Not passed. This is a hidden check: its details are not shown.",
@@ -68,7 +70,7 @@ class ManualAnswer:
 
     @property
     def title(self) -> str:
-        return self.name.replace("_", " ").capitalize()
+        return answer_title(self.name)
 
     @property
     def status(self) -> str:

@@ -51,7 +51,7 @@ class Answer:
 
     @property
     def title(self) -> str:
-        return self.name.replace("_", " ").capitalize()
+        return answer_title(self.name)
 
     @property
     def written(self) -> bool:
@@ -79,6 +79,11 @@ class LabRecord:
 
     def all_answers(self) -> tuple[Answer, ...]:
         return tuple(answer for answers in self.answers.values() for answer in answers)
+
+
+def answer_title(name: str) -> str:
+    """An answer's title from its grade_id: "problem_statement" -> "Problem statement"."""
+    return name.replace("_", " ").capitalize()
 
 
 def is_written(text: str) -> bool:
