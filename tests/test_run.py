@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -138,6 +139,15 @@ def test_cli_missing_mnist_file_exits_2_naming_the_variable(tmp_path, capsys, mo
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_reads_a_relative_mnist_path_from_where_it_was_typed(tmp_path, monkeypatch, capsys):
+    """The kernel runs in the notebook's folder; a relative $MNIST_PATH means the shell's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_PATH", "data/mnist.npz")
+    assert main(["run", "missing.ipynb", "--out", "out"]) == 2
+    assert "Notebook not found" in capsys.readouterr().err
+    assert os.environ["MNIST_PATH"] == str(tmp_path / "data" / "mnist.npz")
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
 def test_cli_help(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
@@ -155,11 +165,18 @@ def test_a_seeded_notebook_gives_the_same_figures_twice(tiny_report, tmp_path):
     assert (tmp_path / "again" / "metrics.csv").read_text() == (out / "metrics.csv").read_text()
 
 
+def test_a_clean_run_lists_no_cell_errors(tiny_report):
+    out, summary = tiny_report
+    assert summary["cell_errors"] == []
+    assert "Not every cell ran" not in (out / "report.md").read_text()
+
+
 def test_mnist_lab_run_end_to_end_as_a_user_types_it(tmp_path):
-    """The command in a subprocess: progress on stderr without TensorFlow's noise, the
-    headline figures on stdout, the whole report on disk."""
+    """The command in a subprocess, on a notebook whose bonus is not done yet: progress on
+    stderr without TensorFlow's noise, the headline figures on stdout, the whole report on
+    disk, with the cells that stopped marked in it and named on stderr."""
     out = tmp_path / "report"
-    command = [sys.executable, "-m", "mnist_lab", "run", str(notebooks.tiny_lab(tmp_path))]
+    command = [sys.executable, "-m", "mnist_lab", "run", str(notebooks.bonus_not_done(tmp_path))]
     finished = subprocess.run(
         [*command, "--out", str(out)], capture_output=True, text=True, timeout=600
     )
@@ -170,3 +187,18 @@ def test_mnist_lab_run_end_to_end_as_a_user_types_it(tmp_path):
     assert "pruned" not in finished.stderr  # fpdf2's font subsetting, at INFO
     assert "Test accuracy" in finished.stdout
     assert all((out / name).is_file() for name in REPORT_FILES)
+    # The bonus cell (7) and the check cell after it (8) stopped; the report says so.
+    assert "Not every cell ran: 2 cells stopped with an error" in finished.stderr
+    assert "cell 7 (Bonus); cell 8 (Bonus)" in finished.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(e["cell"], e["message"]) for e in summary["cell_errors"]] == [
+        (7, "NotImplementedError"),
+        (8, "AssertionError: Define `improved_model` to earn the bonus."),
+    ]
+    assert "improved_model" not in summary
+    report = (out / "report.md").read_text()
+    assert "**Not every cell ran.** In the run this report comes from, 2 cells" in report
+    bonus = report.index("raise NotImplementedError()")
+    assert report.index("**This cell stopped with an error:** `NotImplementedError`") > bonus
+    assert "- cell 8 (Bonus): ``Define `improved_model` to earn the bonus.``" not in report
+    assert "- cell 8 (Bonus): `` AssertionError: Define `improved_model`" in report

@@ -44,6 +44,16 @@ def _run(args: argparse.Namespace) -> int:
     )
     if "improved_model" in summary:
         print(f"Improved model test accuracy {summary['improved_model']['test_accuracy']:.4f}")
+    errors = summary.get("cell_errors", [])
+    if errors:
+        cells = "1 cell" if len(errors) == 1 else f"{len(errors)} cells"
+        print(
+            f"Not every cell ran: {cells} stopped with an error, marked in the report: "
+            + "; ".join(error["where"] for error in errors)
+            + ". Fix them and run again before you hand the report in (a bonus you chose to "
+            "skip may stay as it is).",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -72,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Execute a lab notebook in a fresh Jupyter kernel and write the lab report: "
             "report.md, report.html, report.pdf, figures/, classification_report.csv, metrics.csv, "
-            "model.keras and summary.json."
+            "model.keras (and improved_model.keras when the notebook has one), notebook.ipynb "
+            "(the notebook as it ran) and summary.json. The run goes on past a cell that stops "
+            "with an error, as Jupyter's Run All would not, and the report marks that cell; a "
+            "report needs the trained lab model, `model`, and its `history`."
         ),
     )
     run.add_argument(
@@ -119,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.mnist is not None:
         os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
+    elif os.environ.get(MNIST_ENV_VAR):  # as the user meant it: from here, not the kernel's folder
+        os.environ[MNIST_ENV_VAR] = os.path.abspath(os.environ[MNIST_ENV_VAR])
     try:
         return args.handler(args)
     except (LabError, MnistDataError) as error:

@@ -26,7 +26,7 @@ from mnist_lab.notebook.execute import (
 )
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK, sample_images_dir
 from mnist_lab.report.artefacts import Artefacts, report_artefacts
-from mnist_lab.report.build import build_content, write_outputs
+from mnist_lab.report.build import build_content, cell_errors, write_outputs
 from mnist_lab.scans import read_manifest
 
 logger = logging.getLogger(__name__)
@@ -64,8 +64,11 @@ def run_lab(
 ) -> dict:
     """Run ``notebook`` (default: the reference solution) and write its report to ``out_dir``.
 
-    Returns the summary written to ``summary.json``. Raises `LabError` when the notebook is
-    missing or broken, a cell fails, or the notebook does not define what the report needs.
+    The run goes on past a cell that raises or times out, as the grader's does; the report
+    marks each such cell, and ``summary.json`` lists them under ``cell_errors``. Returns that
+    summary. Raises `LabError`, and writes no report, when the notebook is missing or broken,
+    the kernel dies, or the notebook does not define what the report needs (the trained lab
+    `model` and its `history`).
     """
     notebook = Path(notebook) if notebook is not None else SOLUTION_NOTEBOOK
     out_dir = Path(out_dir)
@@ -78,16 +81,35 @@ def run_lab(
         logger.info("Running %s", notebook)
         # The grader's export cell, the kit's one export path; no rows of the arrays needed.
         code = export_cell(export_dir, rows=NO_ROWS, scans=[str(s.path) for s in samples])
-        executed = execute_notebook(notebook, cell_timeout=cell_timeout, extra_code=code)
+        # Like Jupyter's "Run All" would if it went on past errors: a report is written when
+        # the lab model trained, and marks each cell that stopped (an untouched bonus cell,
+        # a check that does not pass yet).
+        executed = execute_notebook(
+            notebook, cell_timeout=cell_timeout, extra_code=code, allow_errors=True
+        )
         if executed.failure is not None:
             raise LabError(
-                f"{notebook.name} stopped with an error in {executed.failure.describe()}. "
+                f"{notebook.name} stopped in {executed.failure.describe()}. "
                 f"Fix that cell, check it runs with Kernel > Restart & Run All in Jupyter, "
                 f"and run again. No report was written."
             )
         logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
+        for error in cell_errors(executed):
+            logger.warning("%s stopped with an error: %s", error.where, error.message)
         artefacts = report_artefacts(export_dir, samples, private)
-        return write_report_folder(executed, artefacts, out_dir)
+        try:
+            return write_report_folder(executed, artefacts, out_dir)
+        except LabError as error:
+            raise LabError(f"{error}{_first_error(executed)} No report was written.") from error
+
+
+def _first_error(executed: ExecutedNotebook) -> str:
+    errors = cell_errors(executed)
+    if not errors:
+        return ""
+    first = errors[0]
+    more = f" ({len(errors) - 1} more cells after it did too)" if len(errors) > 1 else ""
+    return f" The first cell that stopped with an error was {first.where}: {first.message}{more}."
 
 
 def write_report_folder(

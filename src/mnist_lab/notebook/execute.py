@@ -164,9 +164,12 @@ class CellFailure:
     kind: str  # "error", "timeout" or "dead kernel"
     message: str
 
+    def where(self) -> str:
+        """ "cell 12 (Step 8: ...)": the cell's number, from 1, and the heading it sits under."""
+        return f"cell {self.cell_index + 1}" + (f" ({self.section})" if self.section else "")
+
     def describe(self) -> str:
-        where = f"cell {self.cell_index + 1}" + (f" ({self.section})" if self.section else "")
-        return f"{where}: {self.message}"
+        return f"{self.where()}: {self.message}"
 
 
 class _ProgressClient(NotebookClient):

@@ -24,7 +24,7 @@ from mnist_lab.notebook.inspect import student_identity, training_seconds
 from mnist_lab.notebook.record import given_code, read_record
 from mnist_lab.paths import sample_images_dir
 from mnist_lab.report.artefacts import Artefacts
-from mnist_lab.report.content import ModelResult, ReportContent, ScanPrediction
+from mnist_lab.report.content import CellError, ModelResult, ReportContent, ScanPrediction
 from mnist_lab.report.layers import describe_model
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,24 @@ def build_content(
         scans=_scan_predictions(model, artefacts, samples_dir),
         improved=improved,
         record=read_record(executed.notebook, _given_code()),
+        cell_errors=cell_errors(executed),
     )
+
+
+def cell_errors(executed: ExecutedNotebook) -> tuple[CellError, ...]:
+    """The notebook's own cells that raised, timed out or were skipped in ``executed``
+    (the grader's export cell, run after them, is not the notebook's)."""
+    cells = executed.notebook.cells
+    own = len(cells) - (1 if cells and cells[-1].metadata.get("mnist_lab") == "export" else 0)
+    failures = [*executed.errors]
+    if executed.failure is not None and executed.failure not in failures:
+        failures.append(executed.failure)
+    seen, errors = set(), []
+    for failure in sorted(failures, key=lambda f: f.cell_index):
+        if failure.cell_index < own and failure.cell_index not in seen:
+            seen.add(failure.cell_index)
+            errors.append(CellError(failure.cell_index + 1, failure.where(), failure.message))
+    return tuple(errors)
 
 
 def _model_summary(result: ModelResult) -> dict:
@@ -204,6 +221,10 @@ def summary(content: ReportContent, executed: ExecutedNotebook) -> dict:
         "scanned_digits": {"correct": right, "total": len(content.scans)},
         "notebook_seconds": round(executed.seconds, 2),
         "kit_version": __version__,
+        "cell_errors": [
+            {"cell": error.number, "where": error.where, "message": error.message}
+            for error in content.cell_errors
+        ],
     }
     if content.improved is not None:
         data["improved_model"] = _model_summary(content.improved)

@@ -56,6 +56,15 @@ class ScanPrediction:
 
 
 @dataclass(frozen=True)
+class CellError:
+    """A cell of the notebook that stopped with an error in the run the report comes from."""
+
+    number: int  # the cell's place in the notebook, from 1, counting every cell
+    where: str  # "cell 12 (Step 8: ...)"
+    message: str  # "NameError: name 'modle' is not defined"
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Everything `document.write_report` needs."""
 
@@ -72,3 +81,4 @@ class ReportContent:
     improved: ModelResult | None = None
     figures: dict[str, Path] = field(default_factory=dict)  # name -> PNG, filled when drawn
     record: LabRecord = field(default_factory=LabRecord)  # the notebook's own write-up and code
+    cell_errors: tuple[CellError, ...] = ()  # the notebook's cells that raised or timed out

@@ -23,7 +23,13 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from mnist_lab.notebook.record import Answer, LabRecord
-from mnist_lab.report.content import LayerInfo, ModelResult, ReportContent, ScanPrediction
+from mnist_lab.report.content import (
+    CellError,
+    LayerInfo,
+    ModelResult,
+    ReportContent,
+    ScanPrediction,
+)
 from mnist_lab.report.diagram import layer_category
 from mnist_lab.report.figures import draw_all
 from mnist_lab.report.pdf import write_pdf
@@ -173,6 +179,7 @@ def render_markdown(content: ReportContent, figure_links: Mapping[str, str]) -> 
     ]
     sections = (
         _header(content),
+        _errors_notice(content.cell_errors),
         _section("AIM", _notebook_lines(record, "AIM")),
         _section("THEORY", _notebook_lines(record, "THEORY")),
         _section(
@@ -183,7 +190,7 @@ def render_markdown(content: ReportContent, figure_links: Mapping[str, str]) -> 
             ],
         ),
         _section("DESIGN STEPS", _notebook_lines(record, "DESIGN STEPS")),
-        _section("PROGRAM", _program_lines(record)),
+        _section("PROGRAM", _program_lines(record, content.cell_errors)),
         _section("OUTPUT", _output_lines(content, figure_links)),
         _section(
             "RESULT",
@@ -341,7 +348,18 @@ def _contained(text: str) -> list[str]:
     return lines
 
 
-def _program_lines(record: LabRecord) -> list[str]:
+def _errors_notice(errors: Sequence[CellError]) -> list[str]:
+    if not errors:
+        return []
+    cells = "1 cell" if len(errors) == 1 else f"{len(errors)} cells"
+    return [
+        f"> **Not every cell ran.** In the run this report comes from, {cells} of the notebook "
+        f"stopped with an error (marked under PROGRAM); the figures show what the notebook had "
+        f"made by its end."
+    ]
+
+
+def _program_lines(record: LabRecord, errors: Sequence[CellError] = ()) -> list[str]:
     if not record.program:
         return ["*The notebook has no code.*"]
     lines = [
@@ -353,6 +371,7 @@ def _program_lines(record: LabRecord) -> list[str]:
             else ""
         )
     ]
+    error_of = {error.number: error for error in errors}
     step = None
     for cell in record.program:
         if cell.step and cell.step != step:
@@ -362,6 +381,17 @@ def _program_lines(record: LabRecord) -> list[str]:
         lines.append(f"{label} (cell {cell.number}):")
         code = "\n".join(line for line in cell.source.splitlines() if not _MARKER.match(line))
         lines.append(_fenced(code, "python student" if cell.students else "python"))
+        if cell.number in error_of:
+            message = _one_line(error_of.pop(cell.number).message)
+            lines.append(f"**This cell stopped with an error:** {_code(message)}")
+    if error_of:  # the check cells, left out above
+        lines.append("### Checks that did not pass")
+        lines.append(
+            "\n".join(
+                f"- {escape_markdown(error.where)}: {_code(_one_line(error.message))}"
+                for error in error_of.values()
+            )
+        )
     return lines
 
 
@@ -532,6 +562,10 @@ def _code(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     return f"{fence} {text} {fence}" if longest else f"{fence}{text}{fence}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _cell_code(text: str) -> str:
