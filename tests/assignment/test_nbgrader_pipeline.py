@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -13,7 +14,7 @@ from nbgrader.utils import determine_grade
 from traitlets.config import Config
 
 from mnist_lab.assignment import ASSIGNMENT_ID, TEMPLATE_NOTEBOOK
-from mnist_lab.assignment.course import CONFIG_NAME, make_course
+from mnist_lab.assignment.course import CONFIG_NAME, STUDENT_CONFIG_NAME, make_course
 from mnist_lab.assignment.pipeline import (
     AUTOGRADE,
     FEEDBACK,
@@ -148,6 +149,27 @@ def test_the_course_directory_holds_the_solution_and_a_config(tmp_path):
     assert (tmp_path / "course" / CONFIG_NAME).read_text() == "# the instructor's own\n"
 
 
+def test_students_nbgrader_reads_the_course_and_a_cell_time_limit_that_lets_validate_train(
+    tmp_path, monkeypatch
+):
+    """nbgrader's own ValidateApp, as a student runs it in their folder, with the students'
+    settings as their ~/.jupyter/nbgrader_config.py: nbgrader's 30 s default is replaced."""
+    from nbgrader.apps import ValidateApp
+
+    make_course(tmp_path / "course", course_id="cs101", exchange=tmp_path / "xchg")
+    (tmp_path / "jupyter").mkdir()
+    shutil.copy(tmp_path / "course" / STUDENT_CONFIG_NAME, tmp_path / "jupyter" / CONFIG_NAME)
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter"))  # ~/.jupyter
+    monkeypatch.chdir(tmp_path)
+    app = ValidateApp()
+    app.load_config_file()
+    assert app.config.Execute.timeout == load_rubric().limits.cell_timeout_s > 30
+    assert app.config.CourseDirectory.course_id == "cs101"
+    assert app.config.Exchange.root == str(tmp_path / "xchg")
+    text = (tmp_path / "course" / STUDENT_CONFIG_NAME).read_text()
+    assert "mnist_lab" not in text.split('"""')[-1]  # needs nothing but nbgrader
+
+
 @pytest.mark.parametrize("exchange", [None, "shared-exchange"])
 def test_the_course_command_tells_students_where_the_exchange_is(tmp_path, capsys, exchange):
     from mnist_lab.cli import main
@@ -156,7 +178,9 @@ def test_the_course_command_tells_students_where_the_exchange_is(tmp_path, capsy
     arguments += ["--exchange", str(tmp_path / exchange)] if exchange else []
     assert main(arguments) == 0
     where = tmp_path / (exchange or "course/exchange")
-    assert f"--Exchange.root={where}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"--Exchange.root={where}" in out and "--course mnist-lab" in out
+    assert f"{tmp_path / 'course' / STUDENT_CONFIG_NAME} to /etc/jupyter/nbgrader_config.py" in out
     assert f"c.Exchange.root = {str(where)!r}" in (tmp_path / "course" / CONFIG_NAME).read_text()
 
 

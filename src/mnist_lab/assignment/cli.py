@@ -38,7 +38,7 @@ def _make_assignment(args: argparse.Namespace) -> int:
 
 
 def _nbgrader_course(args: argparse.Namespace) -> int:
-    from mnist_lab.assignment.course import make_course
+    from mnist_lab.assignment.course import STUDENT_CONFIG_NAME, make_course
 
     source = make_course(
         args.directory,
@@ -51,10 +51,14 @@ def _nbgrader_course(args: argparse.Namespace) -> int:
     print(f"Course directory: {args.directory} (source: {source})")
     print(f"Next, in that folder: nbgrader generate_assignment {ASSIGNMENT_ID}")
     print(
-        f"Students fetch and submit through the exchange {exchange}: unless it is nbgrader's "
-        f"default ({DEFAULT_EXCHANGE}), each student adds --Exchange.root={exchange} to "
-        "fetch_assignment, submit and fetch_feedback (or sets c.Exchange.root in "
-        "~/.jupyter/nbgrader_config.py); it must be writable by every student."
+        f"Students fetch and submit through the exchange {exchange}, which must be writable by "
+        f"every student. Give students' nbgrader the course's settings: copy "
+        f"{args.directory / STUDENT_CONFIG_NAME} to /etc/jupyter/nbgrader_config.py on the "
+        f"course's JupyterHub (or to each student's ~/.jupyter/nbgrader_config.py); without it "
+        f"each student adds --course {args.course_id}"
+        + ("" if str(exchange) == DEFAULT_EXCHANGE else f" --Exchange.root={exchange}")
+        + " to fetch_assignment, submit and fetch_feedback, and Validate stops at nbgrader's "
+        "30 s cell time limit while the model trains."
     )
     return 0
 

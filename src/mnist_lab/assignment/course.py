@@ -1,7 +1,9 @@
 """`mnist-lab nbgrader-course DIR`: an nbgrader course directory for the lab.
 
-It holds the solution as nbgrader's source (``source/mnist_cnn_lab/mnist_cnn_lab.ipynb``)
-and an ``nbgrader_config.py`` that applies the kit's pipelines (`pipeline.configure`).
+It holds the solution as nbgrader's source (``source/mnist_cnn_lab/mnist_cnn_lab.ipynb``),
+an ``nbgrader_config.py`` that applies the kit's pipelines (`pipeline.configure`), and
+``student_nbgrader_config.py``, the settings for the students' own nbgrader (the course,
+the exchange, and a cell time limit that lets ``nbgrader validate`` train the model).
 nbgrader makes everything else there: ``release/``, ``submitted/``, ``autograded/``,
 ``feedback/``, the gradebook ``gradebook.db``, and the exchange (``exchange/`` unless given).
 """
@@ -40,6 +42,26 @@ configure(c{rubric})
 '''
 
 
+STUDENT_CONFIG_NAME = "student_nbgrader_config.py"
+STUDENT_CONFIG = '''\
+"""nbgrader settings for the students of the MNIST CNN lab, written by
+`mnist-lab nbgrader-course`.
+
+Copy this file to /etc/jupyter/nbgrader_config.py on the course's JupyterHub (every
+student), or to ~/.jupyter/nbgrader_config.py (one student). With it, students' nbgrader
+finds the course and its exchange without --course and --Exchange.root, and "Validate"
+gives each cell the rubric's time limit: nbgrader's default, 30 s, stops validation in the
+cell that trains the model. It needs nothing but nbgrader; see "Grading with nbgrader" in
+the kit's docs/instructors.md.
+"""
+
+c = get_config()  # noqa: F821 (nbgrader defines get_config)
+c.CourseDirectory.course_id = {course_id!r}
+c.Exchange.root = {exchange!r}
+c.Execute.timeout = {timeout!r}
+'''
+
+
 def make_course(
     directory: str | os.PathLike,
     *,
@@ -52,7 +74,8 @@ def make_course(
     """Lay out the course directory ``directory``; returns its source notebook's path.
 
     The source notebook is always refreshed from ``solution``; an existing
-    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings). A ``rubric``
+    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings), and so is an
+    existing ``student_nbgrader_config.py``. A ``rubric``
     other than the kit's (with check files of the instructor's, say) is named in the config,
     and so is ``kit_source``, what the template's set-up cell installs the kit from.
     """
@@ -63,10 +86,23 @@ def make_course(
     shutil.copyfile(solution, source)
     logger.info("Source notebook: %s", source)
     config = directory / CONFIG_NAME
+    exchange = Path(exchange).resolve() if exchange else directory / "exchange"
+    student_config = directory / STUDENT_CONFIG_NAME
+    if student_config.exists():
+        logger.info("Kept the existing %s", student_config)
+    else:
+        student_config.write_text(
+            STUDENT_CONFIG.format(
+                course_id=course_id,
+                exchange=str(exchange),
+                timeout=load_rubric(rubric).limits.cell_timeout_s,
+            ),
+            encoding="utf-8",
+        )
+        logger.info("Wrote %s, the students' nbgrader settings", student_config)
     if config.exists():
         logger.info("Kept the existing %s", config)
     else:
-        exchange = Path(exchange).resolve() if exchange else directory / "exchange"
         config.write_text(
             CONFIG.format(
                 course_id=course_id,
