@@ -12,17 +12,21 @@ import os
 import sys
 from pathlib import Path
 
-from mnist_lab import __version__
-from mnist_lab.assignment.cli import add_assignment_commands
-from mnist_lab.classroom.cli import add_class_report_command, add_export_grades_command
-from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR
-from mnist_lab.data import MnistDataError
-from mnist_lab.deploy.cli import add_deploy_commands
-from mnist_lab.errors import LabError
-from mnist_lab.grading.cli import add_grade_batch_command, add_grade_command
-from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S
-from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK
-from mnist_lab.scans.cli import add_scan_commands
+from mnist_lab.startup import skip_slow_optional_imports
+
+skip_slow_optional_imports()  # before the imports below bring in nbformat
+
+from mnist_lab import __version__  # noqa: E402
+from mnist_lab.assignment.cli import add_assignment_commands  # noqa: E402
+from mnist_lab.classroom.cli import add_class_report_command, add_export_grades_command  # noqa: E402
+from mnist_lab.data import ENV_VAR as MNIST_ENV_VAR  # noqa: E402
+from mnist_lab.data import MnistDataError  # noqa: E402
+from mnist_lab.deploy.cli import add_deploy_commands  # noqa: E402
+from mnist_lab.errors import LabError  # noqa: E402
+from mnist_lab.grading.cli import add_grade_batch_command, add_grade_command  # noqa: E402
+from mnist_lab.notebook.execute import DEFAULT_CELL_TIMEOUT_S  # noqa: E402
+from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK  # noqa: E402
+from mnist_lab.scans.cli import add_scan_commands  # noqa: E402
 
 logger = logging.getLogger("mnist_lab")
 
