@@ -38,6 +38,12 @@ logger = logging.getLogger(__name__)
 PYTEST_ARGS = (
     "-p",
     "no:cacheprovider",  # no .pytest_cache
+    # Unraisable exceptions as warnings, which are ignored here: each run would pay for
+    # five full garbage collections of a heap that holds TensorFlow.
+    "-p",
+    "no:unraisableexception",
+    "-p",
+    "no:threadexception",
     "--noconftest",
     "--assert=plain",  # the assert's own message, no rewriting
     "--capture=sys",
