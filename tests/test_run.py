@@ -139,13 +139,18 @@ def test_cli_missing_mnist_file_exits_2_naming_the_variable(tmp_path, capsys, mo
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_reads_a_relative_mnist_path_from_where_it_was_typed(tmp_path, monkeypatch, capsys):
+def test_cli_reads_a_relative_mnist_path_from_where_it_was_typed(tmp_path, monkeypatch):
     """The kernel runs in the notebook's folder; a relative $MNIST_PATH means the shell's."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_PATH", "data/mnist.npz")
-    assert main(["run", "missing.ipynb", "--out", "out"]) == 2
-    assert "Notebook not found" in capsys.readouterr().err
-    assert os.environ["MNIST_PATH"] == str(tmp_path / "data" / "mnist.npz")
+    seen = []
+    monkeypatch.setattr(
+        "mnist_lab.run.run_lab", lambda *args, **kwargs: seen.append(os.environ["MNIST_PATH"])
+    )
+    with pytest.raises(TypeError):  # the stand-in returns no summary
+        main(["run", "lab.ipynb", "--out", "out"])
+    assert seen == [str(tmp_path / "data" / "mnist.npz")]
+    assert os.environ["MNIST_PATH"] == "data/mnist.npz"  # as it was, after the command
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])

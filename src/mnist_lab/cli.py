@@ -134,10 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     # "Executing notebook with kernel: ...", and fpdf2's font subsetting ("glyf pruned").
     for chatty in ("traitlets", "nbclient", "fontTools"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    given = os.environ.get(MNIST_ENV_VAR)
     if args.mnist is not None:
         os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
-    elif os.environ.get(MNIST_ENV_VAR):  # as the user meant it: from here, not the kernel's folder
-        os.environ[MNIST_ENV_VAR] = os.path.abspath(os.environ[MNIST_ENV_VAR])
+    elif given:  # as the user meant it: from here, not from the kernel's folder
+        os.environ[MNIST_ENV_VAR] = os.path.abspath(given)
+    try:
+        return _handle(args)
+    finally:  # as it was, for a caller in the same process
+        if given is None:
+            os.environ.pop(MNIST_ENV_VAR, None)
+        else:
+            os.environ[MNIST_ENV_VAR] = given
+
+
+def _handle(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except (LabError, MnistDataError) as error:
