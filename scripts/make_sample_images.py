@@ -10,7 +10,16 @@ shadow, noise and blur, saved as PNG or JPEG at sizes from 80 to 600 pixels.
 Nothing comes from MNIST, a font or anyone's scans: the strokes are drawn here. The output
 is deterministic (fixed seeds): running the script twice gives identical files.
 
-Usage: ``python scripts/make_sample_images.py [--out DIR]`` (default: ``sample_images/``).
+`HARD_CASES` are digits drawn the way real photos defeat a preprocessing, kept out of the
+kit's samples: strokes that do not touch in faint ink (a 5 whose top bar was lifted off, in
+faint blue ballpoint on grey paper), a thick marker 8 with small loops and a narrow waist,
+and pen lines broken by gaps (a 7 and a 1 whose pen skipped). `render_hard_case` also
+returns the ink it drew, so that tests can compare the digit's shape (its pieces, its
+loops) with what a preprocessing made of it; ``--hard-cases DIR`` writes them, with a
+``labels.csv``, to look at or to try with ``mnist-lab check-images``.
+
+Usage: ``python scripts/make_sample_images.py [--out DIR] [--hard-cases DIR]`` (default:
+``sample_images/``).
 """
 
 from __future__ import annotations
@@ -216,6 +225,94 @@ class SampleImage:
     data: bytes
 
 
+@dataclass(frozen=True)
+class HardCase:
+    """A digit drawn the way real photos defeat a preprocessing (see `HARD_CASES`).
+
+    ``gaps`` breaks the pen line into dashes and ``strength`` sets each stroke's ink
+    (`draw_ink`); ``jitter`` is kept small so that every image keeps the shape described
+    (the pieces that do not touch, the loops).
+    """
+
+    name: str
+    digit: int
+    strokes: list[Stroke]
+    pen: Pen
+    paper: Paper
+    what: str
+    gaps: tuple[float, float] | None = None
+    strength: tuple[float, ...] | None = None
+    jitter: float = 0.01
+
+
+# A ballpoint running dry, pressed lightly: little darker than grey paper.
+FAINT_BLUE = Pen("faint blue ballpoint", (70, 95, 185), 0.5, (0.03, 0.045), 0.0)
+# A broad felt-tip marker: strokes over a quarter of the digit's height wide.
+MARKER = Pen("thick felt-tip marker", (20, 20, 28), 0.95, (0.26, 0.3), 0.0)
+
+# A 5 whose top bar was written after the pen lifted, not touching the stem.
+LIFTED_BAR_5 = [
+    [(0.38, 0.05), (0.6, 0.04), (0.84, 0.03)],
+    [(0.3, 0.17), (0.26, 0.46)],
+    [(0.26, 0.46), (0.55, 0.38), (0.8, 0.56), (0.78, 0.85), (0.5, 0.98), (0.18, 0.88)],
+]
+
+HARD_CASES = (
+    HardCase(
+        "5_lifted-bar",
+        5,
+        LIFTED_BAR_5,
+        FAINT_BLUE,
+        PAPERS[2],
+        "the top bar written apart from the body, in faint ink, the body fainter still",
+        strength=(1.0, 0.5, 0.5),
+    ),
+    HardCase(
+        "5_light-bar",
+        5,
+        LIFTED_BAR_5,
+        FAINT_BLUE,
+        PAPERS[3],
+        "the top bar written apart from the body and lightly, in faint ink",
+        strength=(0.6, 1.0, 1.0),
+    ),
+    HardCase(
+        "8_marker",
+        8,
+        [
+            [(0.5, 0.41), (0.22, 0.3), (0.25, 0.08), (0.5, 0.02), (0.75, 0.08), (0.78, 0.3),
+             (0.5, 0.41)],
+            [(0.5, 0.54), (0.16, 0.64), (0.16, 0.9), (0.5, 0.98), (0.84, 0.9), (0.84, 0.64),
+             (0.5, 0.54)],
+        ],
+        MARKER,
+        PAPERS[0],
+        "two small loops in broad strokes, joined by a narrow waist",
+    ),
+    HardCase(
+        "7_broken",
+        7,
+        [[(0.15, 0.05), (0.85, 0.05)], [(0.85, 0.05), (0.56, 0.5), (0.4, 0.98)]],
+        PENS[3],
+        PAPERS[1],
+        "a pen that skips: every stroke broken by short gaps",
+        gaps=(2.5, 1.2),
+    ),
+    HardCase(
+        "1_dotted",
+        1,
+        [[(0.3, 0.26), (0.42, 0.14), (0.52, 0.05)], [(0.56, 0.02), (0.53, 0.5), (0.5, 0.98)]],
+        PENS[1],
+        PAPERS[3],
+        "a dotted line, no dot touching the next",
+        gaps=(1.0, 1.0),
+    ),
+)  # fmt: skip
+HARD_CASE_VARIANTS = 4
+# Hard cases are drawn from a scan-sized crop to a phone photo.
+HARD_FRAMES = ((120, 150, "PNG"), (240, 180, "JPEG"), (360, 480, "JPEG"), (600, 450, "JPEG"))
+
+
 def catmull_rom(points: np.ndarray, samples_per_segment: int = 24) -> np.ndarray:
     """A smooth curve through ``points`` (n x 2), ends held by repeating the end points."""
     padded = np.vstack([points[:1], points, points[-1:]])
@@ -237,9 +334,12 @@ def catmull_rom(points: np.ndarray, samples_per_segment: int = 24) -> np.ndarray
 
 
 def place_strokes(
-    strokes: list[Stroke], rng: np.random.Generator, size: tuple[int, int]
+    strokes: list[Stroke], rng: np.random.Generator, size: tuple[int, int], jitter: float = 0.022
 ) -> tuple[list[np.ndarray], float]:
-    """Jitter, slant, rotate, scale and place the strokes in an image of ``size`` (w, h)."""
+    """Jitter, slant, rotate, scale and place the strokes in an image of ``size`` (w, h).
+
+    ``jitter`` is the standard deviation of the control points' shifts (fraction of the box).
+    """
     width, height = size
     digit_height = rng.uniform(0.45, 0.8) * min(width, height * 0.95)
     aspect = rng.uniform(0.65, 0.9)
@@ -249,7 +349,7 @@ def place_strokes(
     placed = []
     for stroke in strokes:
         points = np.array(stroke, dtype=np.float64)
-        points = points + rng.normal(0.0, 0.022, size=points.shape)
+        points = points + rng.normal(0.0, jitter, size=points.shape)
         points -= 0.5
         points[:, 0] = points[:, 0] * aspect - slant * points[:, 1]
         placed.append(points @ rotation.T * digit_height)
@@ -263,13 +363,26 @@ def place_strokes(
 
 
 def draw_ink(
-    strokes: list[np.ndarray], pen: Pen, digit_height: float, size: tuple[int, int], rng
+    strokes: list[np.ndarray],
+    pen: Pen,
+    digit_height: float,
+    size: tuple[int, int],
+    rng,
+    gaps: tuple[float, float] | None = None,
+    strength: tuple[float, ...] | None = None,
 ) -> np.ndarray:
-    """Ink coverage in [0, 1] (height x width): the strokes drawn by ``pen`` at SUPERSAMPLE."""
+    """Ink coverage in [0, 1] (height x width): the strokes drawn by ``pen`` at SUPERSAMPLE.
+
+    ``gaps`` (dash, gap), both in pen widths, breaks every stroke into dashes, as a pen that
+    skips or a dotted line does; each stroke starts with a dash. ``strength`` is each
+    stroke's ink, 1.0 full (a pen pressed lightly or running dry lays less; where strokes
+    cross, the later one's shows).
+    """
     canvas = Image.new("L", (size[0] * SUPERSAMPLE, size[1] * SUPERSAMPLE), 0)
     draw = ImageDraw.Draw(canvas)
     base = rng.uniform(*pen.width) * digit_height * SUPERSAMPLE
-    for points in strokes:
+    for number, points in enumerate(strokes):
+        fill = 255 if strength is None else round(255 * strength[number])
         curve = catmull_rom(points) * SUPERSAMPLE
         steps = np.linalg.norm(np.diff(curve, axis=0), axis=1)
         along = np.concatenate([[0.0], np.cumsum(steps)]) / max(steps.sum(), 1e-9)
@@ -280,8 +393,14 @@ def draw_ink(
         )
         dense = _resample(curve, spacing=max(base * 0.15, 0.5))
         radii = np.interp(np.linspace(0, 1, len(dense)), along, pressure) * base / 2
+        if gaps is not None:
+            dash, gap = gaps
+            # Arc length from the stroke's start, in pen widths: the pen is down on dashes.
+            travelled = np.arange(len(dense)) * max(base * 0.15, 0.5) / base
+            down = travelled % (dash + gap) < dash
+            dense, radii = dense[down], radii[down]
         for (x, y), radius in zip(dense, radii, strict=True):
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
     small = canvas.resize(size, Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32) / 255.0
 
@@ -352,23 +471,62 @@ def render(digit: int, index: int) -> SampleImage:
     width, height, image_format = FRAMES[(3 * digit + index) % len(FRAMES)]
     if rng.random() < 0.3:
         width, height = height, width
-    placed, digit_height = place_strokes(strokes, rng, (width, height))
-    ink = draw_ink(placed, pen, digit_height, (width, height), rng)
+    sample, _ = draw_sample(
+        f"{digit}_{style_name}_{index + 1}",
+        digit,
+        f"{style_name} {digit}",
+        strokes,
+        pen=pen,
+        paper=paper,
+        size=(width, height),
+        image_format=image_format,
+        grey=bool(index % 2),
+        rng=rng,
+    )
+    return sample
+
+
+def draw_sample(
+    stem: str,
+    digit: int,
+    title: str,
+    strokes: list[Stroke],
+    *,
+    pen: Pen,
+    paper: Paper,
+    size: tuple[int, int],
+    image_format: str,
+    grey: bool,
+    rng: np.random.Generator,
+    jitter: float = 0.022,
+    gaps: tuple[float, float] | None = None,
+    strength: tuple[float, ...] | None = None,
+) -> tuple[SampleImage, np.ndarray]:
+    """The strokes written with ``pen`` on ``paper`` and photographed, and the ink drawn.
+
+    Returns the image (named ``stem`` and its format's suffix) and the ink's coverage in
+    [0, 1] (height x width), blur included, before paper, light and noise. ``grey`` saves a
+    PNG in grey levels; ``jitter`` is `place_strokes`'s, ``gaps`` and ``strength`` `draw_ink`'s.
+    """
+    width, height = size
+    placed, digit_height = place_strokes(strokes, rng, size, jitter)
+    ink = draw_ink(placed, pen, digit_height, size, rng, gaps, strength)
     blur = rng.uniform(0.0, 0.9)
     if blur > 0.3:
         ink_image = Image.fromarray((ink * 255).astype(np.uint8)).filter(
             ImageFilter.GaussianBlur(blur)
         )
         ink = np.asarray(ink_image, dtype=np.float32) / 255.0
+    drawn = ink.copy()
     if pen.grain:
         ink *= 1.0 - pen.grain * rng.random(ink.shape, dtype=np.float32)
     coverage = (pen.opacity * ink)[..., None]
     paper_rgb = np.array(paper.colour, dtype=np.float32) * rng.uniform(0.97, 1.03, size=3)
-    marks, marks_notes = paper_marks((width, height), rng)
+    marks, marks_notes = paper_marks(size, rng)
     pixels = (
         paper_rgb * (1 - marks) * (1 - coverage) + np.array(pen.colour, dtype=np.float32) * coverage
     )
-    light, light_notes = lighting((width, height), rng)
+    light, light_notes = lighting(size, rng)
     noise = rng.uniform(*NOISE[image_format])
     pixels = pixels * light + rng.normal(0.0, noise, size=pixels.shape)
     image = Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8))
@@ -378,27 +536,60 @@ def render(digit: int, index: int) -> SampleImage:
         image.save(buffer, format="JPEG", quality=quality)
         kind, suffix = f"phone-photo-like, JPEG quality {quality}", "jpg"
     else:
-        if index % 2:
+        if grey:
             image = image.convert("L")
         image.save(buffer, format="PNG", optimize=True)
         kind, suffix = f"scan-like crop, {image.mode} PNG", "png"
     notes = (
-        f"{style_name} {digit}; {pen.name} on {paper.name} paper; {light_notes}; "
+        f"{title}; {pen.name} on {paper.name} paper; {light_notes}; "
         f"{marks_notes + '; ' if marks_notes else ''}noise "
         f"{noise:.1f}; {width}x{height}; {kind}"
     )
-    file = f"{digit}_{style_name}_{index + 1}.{suffix}"
-    return SampleImage(file=file, label=digit, notes=notes, data=buffer.getvalue())
+    sample = SampleImage(file=f"{stem}.{suffix}", label=digit, notes=notes, data=buffer.getvalue())
+    return sample, drawn
 
 
 def make_samples() -> list[SampleImage]:
     return [render(digit, index) for digit in range(10) for index in range(SAMPLES_PER_DIGIT)]
 
 
-def write_samples(out: Path) -> list[SampleImage]:
-    """Write the images and ``labels.csv`` (file,label,source,notes) into ``out``."""
+def render_hard_case(case: HardCase, variant: int) -> tuple[SampleImage, np.ndarray]:
+    """One image of a hard case and the ink drawn (`draw_sample`); ``variant`` picks the frame."""
+    number = HARD_CASES.index(case)
+    rng = np.random.default_rng([SEED, 100 + number, variant])
+    width, height, image_format = HARD_FRAMES[variant % len(HARD_FRAMES)]
+    return draw_sample(
+        f"{case.name}_{variant + 1}",
+        case.digit,
+        f"{case.name.split('_', 1)[1]} {case.digit}: {case.what}",
+        case.strokes,
+        pen=case.pen,
+        paper=case.paper,
+        size=(width, height),
+        image_format=image_format,
+        grey=False,
+        rng=rng,
+        jitter=case.jitter,
+        gaps=case.gaps,
+        strength=case.strength,
+    )
+
+
+def make_hard_cases() -> list[SampleImage]:
+    return [
+        render_hard_case(case, variant)[0]
+        for case in HARD_CASES
+        for variant in range(HARD_CASE_VARIANTS)
+    ]
+
+
+def write_samples(out: Path, samples: list[SampleImage] | None = None) -> list[SampleImage]:
+    """Write the images (default: the kit's samples) and ``labels.csv`` into ``out``.
+
+    ``labels.csv`` has the columns file,label,source,notes.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    samples = make_samples()
+    samples = make_samples() if samples is None else samples
     for sample in samples:
         (out / sample.file).write_bytes(sample.data)
     with (out / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -416,10 +607,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="folder to write to (default: %(default)s)"
     )
+    parser.add_argument(
+        "--hard-cases",
+        type=Path,
+        metavar="DIR",
+        help="write the hard cases (not the samples) to DIR, with their labels.csv",
+    )
     args = parser.parse_args(argv)
-    samples = write_samples(args.out)
+    out = args.hard_cases or args.out
+    samples = write_samples(out, make_hard_cases() if args.hard_cases else None)
     total = sum(len(sample.data) for sample in samples)
-    print(f"Wrote {len(samples)} images ({total / 1024:.0f} KiB) and labels.csv to {args.out}")
+    print(f"Wrote {len(samples)} images ({total / 1024:.0f} KiB) and labels.csv to {out}")
     return 0
 
 

@@ -1,8 +1,12 @@
-"""Scans to MNIST-style 28x28 views: geometry, polarity, modes, lighting, and clear errors."""
+"""Scans to MNIST-style 28x28 views: geometry, polarity, modes, lighting, the digit's pieces
+and loops, and clear errors."""
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -237,6 +241,165 @@ def test_specks_away_from_the_digit_are_ignored(upright):
     for x, y in [(20, 20), (270, 40), (30, 280), (280, 270)]:
         draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=INK)
     assert similar(to_mnist(image), upright) > 0.9
+
+
+def test_specks_beside_the_strokes_are_ignored(upright):
+    """Dust as dark as the ink, a pen width or two from a stroke, is not a piece of the digit."""
+    image = draw_digit()
+    draw = ImageDraw.Draw(image)
+    # Beside the bar, the stem and the corner of the seven drawn in (40, 40, 120, 160).
+    for x, y in [(60, 30), (100, 55), (70, 110), (132, 40)]:
+        draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=INK)
+    view = to_mnist(image)
+    assert similar(view, upright) > 0.95
+    assert topology(view) == topology(upright)
+
+
+# The hard cases of scripts/make_sample_images.py: digits drawn the way real photos defeated
+# the preprocessing, each with the ink the pen laid down, to compare with what came out.
+def _load_generator():
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_sample_images.py"
+    spec = importlib.util.spec_from_file_location("make_sample_images", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATOR = _load_generator()
+HARD_CASES = {case.name: case for case in GENERATOR.HARD_CASES}
+# A view's pixel is ink from this level on (MNIST's strokes and most of their grey edges),
+# and paper below VIEW_PAPER.
+VIEW_INK = 0.3
+VIEW_PAPER = 0.1
+
+
+def hard_cases(*names: str) -> list:
+    """(case, variant) parameters for the named hard cases (all when none is named)."""
+    return [
+        pytest.param(HARD_CASES[name], variant, id=f"{name}_{variant + 1}")
+        for name in names or HARD_CASES
+        for variant in range(GENERATOR.HARD_CASE_VARIANTS)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict:
+    """Each hard case's image, the ink drawn (at half its faintest stroke) and its view."""
+    cache = {}
+
+    def render(case, variant):
+        if (case.name, variant) not in cache:
+            sample, drawn = GENERATOR.render_hard_case(case, variant)
+            ink = drawn > 0.5 * min(case.strength or (1.0,))
+            view = to_mnist(Image.open(io.BytesIO(sample.data)))
+            cache[case.name, variant] = (ink, view)
+        return cache[case.name, variant]
+
+    return render
+
+
+def topology(image: np.ndarray) -> tuple[int, int]:
+    """The ink's pieces (8-connected) and loops: background regions it encloses (4-connected).
+
+    ``image`` is a view (ink from VIEW_INK on; a loop shows paper, below VIEW_PAPER: one
+    grey pixel enclosed is a notch the resizing closed) or a drawing's ink mask (a loop is
+    at least one pixel of the 20x20 box across; less is a sliver where strokes overlap).
+    """
+    ink = image if image.dtype == bool else image > VIEW_INK
+    _, pieces = ndimage.label(ink, structure=np.ones((3, 3)))
+    holes, count = ndimage.label(ndimage.binary_fill_holes(ink) & ~ink)
+    indices = np.arange(1, count + 1)
+    if image.dtype == bool:
+        rows, cols = np.nonzero(ink)
+        pixel = max(np.ptp(rows), np.ptp(cols)) / BOX_SIZE
+        depths = ndimage.maximum(ndimage.distance_transform_edt(holes > 0), holes, indices)
+        loops = np.asarray(depths) >= pixel / 2
+    else:
+        loops = np.asarray(ndimage.minimum(image, holes, indices)) < VIEW_PAPER
+    return pieces, int(np.count_nonzero(loops))
+
+
+def shape(ink: np.ndarray, level: float) -> np.ndarray:
+    """The ink cropped to its box, fitted into 20x20 (aspect kept) and softened."""
+    rows, cols = np.nonzero(ink > level)
+    crop = np.asarray(ink, dtype=np.float32)[
+        rows.min() : rows.max() + 1, cols.min() : cols.max() + 1
+    ]
+    scale = BOX_SIZE / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX))
+    fitted = np.zeros((BOX_SIZE, BOX_SIZE), dtype=np.float32)
+    top, left = (BOX_SIZE - small.shape[0]) // 2, (BOX_SIZE - small.shape[1]) // 2
+    fitted[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return ndimage.gaussian_filter(fitted, 1.0)
+
+
+@pytest.mark.parametrize(("case", "variant"), hard_cases())
+def test_hard_cases_show_the_whole_digit(case, variant, rendered):
+    """Every piece the pen drew is in the view: a part left out changes the digit's shape."""
+    ink, view = rendered(case, variant)
+    assert similar(shape(view, VIEW_INK), shape(ink, 0.5)) > 0.85
+
+
+@pytest.mark.parametrize(("case", "variant"), hard_cases())
+def test_hard_cases_keep_the_digits_loops_and_cut_no_stroke(case, variant, rendered):
+    """As many loops as drawn; no more pieces than drawn (thickening may join them)."""
+    ink, view = rendered(case, variant)
+    pieces, loops = topology(ink)
+    view_pieces, view_loops = topology(view)
+    assert view_loops == loops
+    assert 1 <= view_pieces <= pieces
+
+
+@pytest.mark.parametrize(("case", "variant"), hard_cases("8_marker"))
+def test_marker_eight_stays_one_piece_with_two_loops(case, variant, rendered):
+    """Thinning a broad marker's strokes must not cut the 8's narrow waist or close a loop."""
+    ink, view = rendered(case, variant)
+    assert topology(ink) == (1, 2), "the drawing itself should be one piece with two loops"
+    assert topology(view) == (1, 2)
+
+
+def test_thinning_a_marker_keeps_its_narrow_waist():
+    """Strokes thinned to MNIST's width, but not the quick thin stroke that joins the loops."""
+    image = Image.new("L", (600, 800), PAPER)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((180, 190, 420, 395), outline=INK, width=90)
+    draw.ellipse((170, 405, 430, 620), outline=INK, width=90)
+    draw.line([(300, 380), (300, 420)], fill=INK, width=24)  # the waist, a quarter as wide
+    view = to_mnist(image)
+    assert topology(view) == (1, 2)
+    # The loops' strokes, a fifth of the digit's height, were thinned all the same: left as
+    # drawn, the ink would be 0.43 of the digit's height squared.
+    rows, _ = np.nonzero(view > VIEW_INK)
+    assert view.sum() < 0.4 * (np.ptp(rows) + 1) ** 2
+
+
+@pytest.mark.parametrize(("case", "variant"), hard_cases("5_lifted-bar", "5_light-bar"))
+def test_lifted_bar_five_keeps_its_bar_and_its_body(case, variant, rendered):
+    """A 5 whose bar does not touch its body, in faint ink, keeps both, whichever is fainter."""
+    ink, view = rendered(case, variant)
+    assert topology(ink)[0] == 2, "the drawing itself should be a bar apart from a body"
+    rows, cols = np.nonzero(view > VIEW_INK)
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    assert height > width, "the body is missing: a 5 is taller than wide"
+    top_rows = view[rows.min() : rows.min() + max(1, round(0.2 * height))] > VIEW_INK
+    bar = np.flatnonzero(top_rows.any(axis=0))
+    assert np.ptp(bar) + 1 >= 0.5 * width, "the bar is missing from the top of the 5"
+    assert topology(view)[1] == 0
+
+
+@pytest.mark.parametrize(("case", "variant"), hard_cases("7_broken", "1_dotted"))
+def test_broken_line_keeps_its_whole_extent(case, variant, rendered):
+    """A pen that skips leaves pieces a gap apart: all of them are the digit, none is a speck."""
+    ink, view = rendered(case, variant)
+    assert topology(ink)[0] > 2, "the drawing itself should be broken into pieces"
+    ink_rows, ink_cols = np.nonzero(ink)
+    view_rows, view_cols = np.nonzero(view > VIEW_INK)
+    drawn = (np.ptp(ink_rows) + 1) / (np.ptp(ink_cols) + 1)
+    shown = (np.ptp(view_rows) + 1) / (np.ptp(view_cols) + 1)
+    # The view's box is the drawing's, scaled to 20 pixels (less a pixel of thickening).
+    assert abs(shown - drawn) <= 0.25 * drawn, (shown, drawn)
 
 
 def test_naive_preprocess_is_the_write_ups_step():

@@ -9,10 +9,17 @@ strokes vanish, so a model trained on MNIST guesses. `to_mnist` repeats MNIST's 
 1. read any PIL image (any mode, EXIF orientation applied) as grey levels in [0, 1];
 2. decide the polarity (dark ink on light paper, or light ink on a dark ground);
 3. remove the paper and uneven lighting: a morphological closing a few stroke widths wide
-   estimates the paper, and the image is divided by it;
-4. find the ink with Otsu's threshold (faint parts of strokes joined by hysteresis), keep
-   the digit's connected components and drop specks, shadows and lines at the edges;
-5. crop to the ink, bring the stroke width to MNIST's (relative to the digit's size);
+   estimates the paper, and the image is divided by it (a broad marker's strokes, wider
+   than the first closing, would come out hollow: the closing is widened for them);
+4. find the ink with Otsu's threshold (faint parts of strokes joined by hysteresis), and
+   keep every piece of the digit: its heaviest stroke, then, growing from it, the strokes
+   near it that do not touch it (a lifted pen, even in fainter ink) and the pieces of a
+   broken or dotted line; specks, shadows, paper edges and rulings are dropped;
+5. crop to the ink, bring the stroke width to MNIST's (relative to the digit's size)
+   without cutting a stroke, dropping a piece, or filling or opening a loop (thin parts
+   such as a narrow waist are not thinned further; a change that would alter the digit's
+   pieces or loops all the same is scaled back); thickening, like a broader pen, may join
+   pieces a small gap apart;
 6. resize, anti-aliased and aspect kept, into the 20x20 box, and centre the box in the
    28x28 frame by the centre of mass.
 
@@ -22,9 +29,11 @@ kept for comparison.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +67,16 @@ MIN_WORK_SIZE = 160
 DENOISE_SIGMA = 1.0
 INK_SIGMA = 0.5
 # The paper is estimated by a closing whose window is this fraction of the longer side: wider
-# than any pen stroke, narrower than the changes in lighting.
+# than pen strokes, narrower than the changes in lighting. A broad marker close up can be
+# wider: its strokes come out hollow. When the strokes measure at least HOLLOW_RATIO of the
+# window, a window twice as wide is tried, and kept when the strokes then measure at least
+# HOLLOW_GROWTH times as wide, or when the window is narrower than JUNCTION_WIDTHS strokes
+# (where strokes meet, the ink is about that wide); up to MAX_WIDENINGS times.
 BACKGROUND_WINDOW_FRACTION = 0.15
+HOLLOW_RATIO = 0.3
+HOLLOW_GROWTH = 1.5
+JUNCTION_WIDTHS = 2.0
+MAX_WIDENINGS = 3
 # The closing's blocks are smoothed away by a Gaussian of this fraction of the window.
 PAPER_SMOOTHING = 0.3
 # The window then shrinks to STROKE_WINDOW_FACTOR stroke widths (at least MIN_WINDOW pixels).
@@ -78,15 +95,36 @@ HYSTERESIS_FRACTION = 0.5
 EDGE_PENALTY = 0.3
 SPAN_FRACTION = 0.9
 SPAN_PENALTY = 0.05
-# Connected components smaller than this fraction of the largest one are specks.
+# Connected components smaller (in pixels) than this fraction of the digit are specks, unless
+# they are strokes (below) or pieces of a broken line (below).
 SPECK_FRACTION = 0.15
 # Components farther from the digit than this fraction of its size are other marks.
 NEARBY_FRACTION = 0.35
+# A stroke written apart (a 5's lifted bar, a 4 or 7 in two strokes) joins the digit when it
+# is near and either not a speck or at least STROKE_FRACTION of the digit's size long, in ink
+# at least FAINT_FRACTION as dark as the digit's (the 90th percentile of its first stroke's
+# ink): a stroke pressed lightly, or a faint digit's body beside its one firm stroke.
+STROKE_FRACTION = 0.25
+FAINT_FRACTION = 0.4
+# A piece of a broken or dotted line joins the digit when it is clearly inked, at least
+# PIECE_LENGTH stroke widths long (a dash; dust and a notebook's dots are no longer than the
+# pen is wide), and at most JOIN_WIDTHS stroke widths from the digit's ink.
+PIECE_LENGTH = 1.3
+JOIN_WIDTHS = 2.0
 # MNIST's stroke width is about this fraction of the digit's longer side (measured as twice
 # the median ridge height of the distance transform); strokes are thickened up to it, and
 # thinned when thicker than MAX_STROKE_FACTOR times it.
 STROKE_RATIO = 0.12
 MAX_STROKE_FACTOR = 1.3
+# Holes narrower than this fraction of the digit's longer side (one pixel of the 20x20 box
+# across: inner radius half a pixel) are pinholes in the ink or slivers where strokes
+# overlap, filled; wider ones are the digit's loops.
+LOOP_RADIUS_FRACTION = 1 / (2 * BOX_SIZE)
+# Thickening leaves each loop at least this fraction of its inner radius open.
+LOOP_KEEP = 0.5
+# When a width change would change the digit's pieces or loops, it is scaled back by these
+# factors in turn, then left out (the strokes as found).
+SCALE_BACK = (0.75, 0.5, 0.25)
 
 
 class ScanError(ValueError):
@@ -257,16 +295,54 @@ def _ink_strength(gray: np.ndarray) -> np.ndarray:
         # Light ink on a dark ground (MNIST's own polarity): work on the negative.
         gray, smooth = 1.0 - gray, 1.0 - smooth
         logger.debug("Light ink on a dark ground: inverted")
-    ink = _remove_paper(gray, smooth, window)
+    ink, window, width = _ink_not_hollow(gray, smooth, window)
     # A closing just wider than the strokes follows shadows and lighting more closely.
-    strokes = ink > max(_otsu_threshold(ink[ink > MIN_INK_CONTRAST / 2]), MIN_INK_CONTRAST)
-    if strokes.any():
-        narrow = max(MIN_WINDOW, round(STROKE_WINDOW_FACTOR * _stroke_width(strokes)))
-        if narrow < window:
-            ink = _remove_paper(gray, smooth, narrow)
-            window = narrow
+    narrow = max(MIN_WINDOW, round(STROKE_WINDOW_FACTOR * width))
+    if width > 0 and narrow < window:
+        ink = _remove_paper(gray, smooth, narrow)
+        window = narrow
     logger.debug("Background window %d px", window)
     return ink
+
+
+def _ink_not_hollow(
+    gray: np.ndarray, smooth: np.ndarray, window: int
+) -> tuple[np.ndarray, int, float]:
+    """The ink with the paper estimated by a closing wide enough for the strokes.
+
+    Ink wider than the closing comes out hollow: a whole stroke, which then measures as two
+    thin ones, or where strokes meet. While the strokes measure close to the window, a
+    closing twice as wide tells: strokes that then measure much wider were hollow, and
+    strokes too wide for the window where they meet are. Returns the ink, the window and
+    the strokes' width.
+    """
+    ink = _remove_paper(gray, smooth, window)
+    width = _stroke_width(_main_strokes(ink))
+    for _ in range(MAX_WIDENINGS):
+        if width < HOLLOW_RATIO * window or window >= max(gray.shape):
+            break
+        wider = min(2 * window, max(gray.shape))
+        wide_ink = _remove_paper(gray, smooth, wider)
+        wide_width = _stroke_width(_main_strokes(wide_ink))
+        if wide_width < HOLLOW_GROWTH * width and JUNCTION_WIDTHS * width <= window:
+            break
+        ink, window, width = wide_ink, wider, wide_width
+        logger.debug("Strokes were hollow: window widened to %d px", window)
+    return ink, window, width
+
+
+def _main_strokes(ink: np.ndarray) -> np.ndarray:
+    """Ink above Otsu's threshold in components not smaller than SPECK_FRACTION of the largest.
+
+    Specks, a notebook's dots and noise are left out: they would make the strokes look thin.
+    """
+    strokes = ink > max(_otsu_threshold(ink[ink > MIN_INK_CONTRAST / 2]), MIN_INK_CONTRAST)
+    labels, count = ndimage.label(strokes, structure=np.ones((3, 3)))
+    if count < 2:
+        return strokes
+    areas = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
+    return np.isin(labels, keep)
 
 
 def _ink_is_dark(smooth: np.ndarray) -> bool:
@@ -329,7 +405,14 @@ def _otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
 
 
 def _digit_mask(ink: np.ndarray) -> np.ndarray:
-    """The digit's pixels: ink by hysteresis thresholds, specks and stray marks dropped."""
+    """The digit's pixels: ink by hysteresis thresholds, every piece of the digit kept.
+
+    The digit grows from its heaviest clearly inked component (edges count less) by the
+    components that belong to it (`_belonging`), one at a time and heaviest first: the
+    pieces of its line first, so that a broken or dotted line is followed piece by piece,
+    then the strokes apart from it, so that a speck is judged against the whole digit.
+    Specks, stray marks and lines across the frame are left out.
+    """
     if ink.max() < MIN_INK_CONTRAST:
         raise ScanError(
             f"No ink found: the darkest mark is only {ink.max():.0%} darker than the paper "
@@ -338,21 +421,25 @@ def _digit_mask(ink: np.ndarray) -> np.ndarray:
         )
     high = max(_otsu_threshold(ink[ink > MIN_INK_CONTRAST / 2]), MIN_INK_CONTRAST)
     low = max(HYSTERESIS_FRACTION * high, MIN_INK_CONTRAST / 2)
-    # Hysteresis: faint parts of a stroke count when they join a clearly inked part.
-    labels, count = ndimage.label(ink > low, structure=np.ones((3, 3)))
-    strong = np.unique(labels[ink > high])
-    labels[~np.isin(labels, strong[strong > 0])] = 0
-    indices = np.arange(1, count + 1)
-    masses = ndimage.sum_labels(ink, labels, index=indices)
-    boxes = ndimage.find_objects(labels, max_label=count)
-    components = [
-        (mass * _edge_penalty(box, ink.shape), index, box)
-        for mass, index, box in zip(masses, indices, boxes, strict=True)
-        if box is not None
-    ]
-    components.sort(key=lambda component: component[0], reverse=True)
-    best_score, best_index, best_box = components[0]
-    extent = max(side.stop - side.start for side in best_box)
+    parts = _Components.find(ink, low=low, high=high)
+    # Hysteresis: the first stroke is clearly inked somewhere.
+    clear = parts.strong if parts.strong.any() else np.ones_like(parts.strong)
+    best = int(np.argmax(np.where(clear, parts.scores, -1.0)))
+    top, left, bottom, right = parts.boxes[best]
+    first = parts.labels[top:bottom, left:right] == best + 1
+    stroke_width = _stroke_width(first)
+    faint = FAINT_FRACTION * float(np.percentile(ink[top:bottom, left:right][first], 90))
+    kept = np.zeros(len(parts.scores), dtype=bool)
+    kept[best] = True
+    while True:
+        pieces, apart = _belonging(parts, kept, stroke_width=stroke_width, faint=faint)
+        # The line is followed first, then the strokes apart from it are judged against it.
+        joining = ~kept & (pieces if (pieces & ~kept).any() else apart)
+        if not joining.any():
+            break
+        kept[np.argmax(np.where(joining, parts.scores, -np.inf))] = True
+    top, left, bottom, right = _box_around(parts.boxes[kept])
+    extent = max(bottom - top, right - left)
     if extent < MIN_DIGIT_FRACTION * max(ink.shape):
         raise ScanError(
             f"No ink found: the largest mark is only {extent / max(ink.shape):.1%} of the "
@@ -360,17 +447,123 @@ def _digit_mask(ink: np.ndarray) -> np.ndarray:
             f"{MIN_DIGIT_FRACTION:.0%}). Is the page blank? If the digit is tiny in the photo, "
             "crop the image closer around it."
         )
-    margin = NEARBY_FRACTION * extent
-    keep = [best_index]
-    for score, index, box in components[1:]:
-        if score < SPECK_FRACTION * best_score:
-            break
-        if _gap(best_box, box) <= margin and _edge_penalty(box, ink.shape) > SPAN_PENALTY:
-            keep.append(index)
     logger.debug(
-        "Kept %d of %d ink components (thresholds %.2f, %.2f)", len(keep), count, low, high
+        "Kept %d of %d ink components (thresholds %.2f, %.2f; stroke width %.1f px)",
+        int(kept.sum()),
+        len(kept),
+        low,
+        high,
+        stroke_width,
     )
-    return np.isin(labels, keep)
+    return np.concatenate([[False], kept])[parts.labels]
+
+
+@dataclass(frozen=True)
+class _Components:
+    """The ink's connected components (8-connected), entry i for label i + 1 in ``labels``.
+
+    ``boxes`` rows are (top, left, bottom, right), bottom and right exclusive; ``scores``
+    the ink's mass and ``sizes`` the pixels, both less at the image's edge
+    (`_edge_penalty`); ``peaks`` the darkest ink; ``strong`` whether that is above Otsu's
+    threshold; ``inside`` whether clear of the image's edge; ``spans`` whether a line
+    across the frame (a ruling, a table's edge).
+    """
+
+    labels: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    sizes: np.ndarray
+    peaks: np.ndarray
+    strong: np.ndarray
+    inside: np.ndarray
+    spans: np.ndarray
+
+    @classmethod
+    def find(cls, ink: np.ndarray, *, low: float, high: float) -> _Components:
+        """The components of the ink above ``low``; strong ones reach above ``high``."""
+        labels, count = ndimage.label(ink > low, structure=np.ones((3, 3)))
+        indices = np.arange(1, count + 1)
+        slices = ndimage.find_objects(labels, max_label=count)
+        penalties = np.array([_edge_penalty(box, ink.shape) for box in slices])
+        peaks = _label_maxima(ink, labels, count)
+        return cls(
+            labels=labels,
+            boxes=np.array(
+                [(rows.start, cols.start, rows.stop, cols.stop) for rows, cols in slices]
+            ).reshape(-1, 4),
+            scores=ndimage.sum_labels(ink, labels, index=indices) * penalties,
+            sizes=np.bincount(labels.ravel(), minlength=count + 1)[1:] * penalties,
+            peaks=peaks,
+            strong=peaks > high,
+            inside=penalties == 1.0,
+            spans=penalties == SPAN_PENALTY,
+        )
+
+
+def _label_maxima(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The largest of ``values`` under each label 1..``count`` (0.0 for a label not there)."""
+    maxima = np.zeros(count + 1, dtype=np.float64)
+    labelled = labels > 0
+    np.maximum.at(maxima, labels[labelled], values[labelled])
+    return maxima[1:]
+
+
+def _belonging(
+    parts: _Components, kept: np.ndarray, *, stroke_width: float, faint: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which components belong to a digit made of the ``kept`` ones: (pieces, apart).
+
+    Pieces of its line: the clearly inked components within JOIN_WIDTHS stroke widths of
+    its ink, at least PIECE_LENGTH stroke widths long and clear of the image's edge (a
+    broken or dotted line). Apart: near the digit (within NEARBY_FRACTION of its size), in
+    ink not fainter than ``faint``, the components that are not specks beside it (however
+    dark they are) and the strokes at least STROKE_FRACTION of its size long, clear of the
+    image's edge. Lines across the frame never belong.
+    """
+    top, left, bottom, right = _box_around(parts.boxes[kept])
+    extent = max(bottom - top, right - left)
+    others_top, others_left, others_bottom, others_right = parts.boxes.T
+    gaps = np.maximum.reduce(
+        [top - others_bottom, others_top - bottom, left - others_right, others_left - right]
+    )
+    lengths = np.maximum(others_bottom - others_top, others_right - others_left)
+    near = (gaps <= NEARBY_FRACTION * extent) & (parts.peaks >= faint)
+    large = parts.sizes >= SPECK_FRACTION * parts.sizes[kept].sum()
+    stroke = parts.inside & (lengths >= STROKE_FRACTION * extent)
+    reach = JOIN_WIDTHS * stroke_width
+    piece = parts.strong & parts.inside & (lengths >= PIECE_LENGTH * stroke_width)
+    piece &= gaps <= reach
+    if piece.any():
+        piece &= _distances(parts, kept, reach) <= reach
+    return ~parts.spans & piece, ~parts.spans & near & (large | stroke)
+
+
+def _box_around(boxes: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (top, left, bottom, right) around boxes given as rows of those."""
+    return (
+        int(boxes[:, 0].min()),
+        int(boxes[:, 1].min()),
+        int(boxes[:, 2].max()),
+        int(boxes[:, 3].max()),
+    )
+
+
+def _distances(parts: _Components, kept: np.ndarray, reach: float) -> np.ndarray:
+    """Each component's distance (pixels) to the ``kept`` ones' ink; ``inf`` beyond ``reach``."""
+    top, left, bottom, right = _box_around(parts.boxes[kept])
+    margin = int(np.ceil(reach)) + 1
+    height, width = parts.labels.shape
+    window = (
+        slice(max(0, top - margin), min(height, bottom + margin)),
+        slice(max(0, left - margin), min(width, right + margin)),
+    )
+    labels = parts.labels[window]
+    digit = np.concatenate([[False], kept])[labels]
+    distance = ndimage.distance_transform_edt(~digit)
+    count = len(kept)
+    nearest = ndimage.minimum(distance, labels, index=np.arange(1, count + 1))
+    present = np.bincount(labels.ravel(), minlength=count + 1)[1:] > 0
+    return np.where(present & (nearest <= reach), nearest, np.inf)
 
 
 def _edge_penalty(box: tuple[slice, slice], shape: tuple[int, ...]) -> float:
@@ -385,42 +578,129 @@ def _edge_penalty(box: tuple[slice, slice], shape: tuple[int, ...]) -> float:
     return SPAN_PENALTY if spans else EDGE_PENALTY
 
 
-def _gap(first: tuple[slice, slice], second: tuple[slice, slice]) -> int:
-    """Pixels between two bounding boxes (0 or less when they overlap)."""
-    return max(
-        max(first[axis].start - second[axis].stop, second[axis].start - first[axis].stop)
-        for axis in (0, 1)
-    )
-
-
 def _crop(mask: np.ndarray) -> np.ndarray:
     rows, cols = ndimage.find_objects(mask.astype(np.int32))[0]
     return mask[rows, cols]
 
 
 def _stroke_width(mask: np.ndarray) -> float:
-    """Twice the median height of the distance transform's ridge: the typical stroke width."""
+    """Twice the median height of the distance transform's ridge: the typical stroke width.
+
+    0.0 for an empty mask.
+    """
+    if not mask.any():
+        return 0.0
     distance = ndimage.distance_transform_edt(np.pad(mask, 1))
     ridge = (distance > 0) & (distance >= ndimage.maximum_filter(distance, size=3))
     return 2.0 * float(np.median(distance[ridge]))
 
 
 def _normalise_stroke(mask: np.ndarray) -> np.ndarray:
-    """Thicken thin strokes (and thin very thick ones) to MNIST's width relative to size."""
+    """Thicken thin strokes (and thin very thick ones) to MNIST's width relative to size.
+
+    Neither change may alter the digit's pieces and loops where that changes what it shows:
+    thinning must cut no stroke, drop no piece and open no loop (it leaves parts thinner
+    than what it takes off as they are); thickening must fill or split no loop (it grows
+    into each loop by at most LOOP_KEEP of its inner radius). A change that would all the
+    same is scaled back (SCALE_BACK), or else left out. Thickening does what a broader pen
+    would: it joins pieces a gap narrower than the growth apart (a broken line becomes
+    whole, a loop left just open closes), and fills the paper it encloses where strokes
+    nearly touch (holes narrower than a stroke of MNIST's width). Holes less than a pixel of
+    the 20x20 box across are filled first: pinholes, not loops.
+    """
+    loop_radius = LOOP_RADIUS_FRACTION * max(mask.shape)
+    mask = _fill_narrow_holes(mask, loop_radius)
     target = STROKE_RATIO * max(mask.shape)
     width = _stroke_width(mask)
-    pad = max(1, round(target))
-    padded = np.pad(mask, pad)
+    padded = np.pad(mask, max(1, round(target)))
+    logger.debug("Stroke width %.1f px, target %.1f px", width, target)
     if width < target:
         radius = (target - width) / 2
-        padded = ndimage.distance_transform_edt(~padded) <= radius
+        change = functools.partial(_thicken, padded, seal=target / 2)
     elif width > MAX_STROKE_FACTOR * target:
         radius = (width - MAX_STROKE_FACTOR * target) / 2
-        thinned = ndimage.distance_transform_edt(padded) > radius
-        if thinned.any():
-            padded = thinned
-    logger.debug("Stroke width %.1f px, target %.1f px", width, target)
+        change = functools.partial(_thin, padded, loop_radius=loop_radius)
+    else:
+        return _crop(padded)
+    for scale in (1.0, *SCALE_BACK):
+        changed = change(scale * radius)
+        if changed is not None:
+            if scale < 1.0:
+                logger.debug("Stroke width change scaled back to %.0f%%", 100 * scale)
+            return _crop(changed)
+    logger.debug("Stroke width left as found: any change would alter the digit's topology")
     return _crop(padded)
+
+
+def _holes(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """The background regions the ink encloses (4-connected): labels, count, inner radii.
+
+    A hole's inner radius is the largest distance from a pixel of it to the ink.
+    """
+    labels, count = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
+    if count == 0:
+        return labels, 0, np.zeros(0)
+    distance = ndimage.distance_transform_edt(labels > 0)
+    return labels, count, _label_maxima(distance, labels, count)
+
+
+def _topology(mask: np.ndarray, loop_radius: float) -> tuple[int, int]:
+    """The ink's pieces (8-connected) and loops (holes of inner radius >= ``loop_radius``)."""
+    _, pieces = ndimage.label(mask, structure=np.ones((3, 3)))
+    _, _, radii = _holes(mask)
+    return pieces, int(np.count_nonzero(radii >= loop_radius))
+
+
+def _fill_narrow_holes(mask: np.ndarray, loop_radius: float) -> np.ndarray:
+    """The mask with its holes of inner radius below ``loop_radius`` filled."""
+    labels, count, radii = _holes(mask)
+    if count == 0:
+        return mask
+    narrow = np.concatenate([[False], radii < loop_radius])
+    return mask | narrow[labels]
+
+
+def _thin(mask: np.ndarray, radius: float, *, loop_radius: float) -> np.ndarray | None:
+    """Thick strokes eroded by ``radius`` on each side, thinner parts kept as they are.
+
+    The parts narrower than twice ``radius`` (a waist, a quick joining stroke) would vanish
+    in the erosion: they and the ink just around them, which joins them to the thinned
+    strokes, are kept (and what the erosion leaves of a stroke's rough edge is not). None if
+    the digit's pieces or loops change all the same.
+    """
+    core = ndimage.distance_transform_edt(mask) > radius
+    narrow = mask & (ndimage.distance_transform_edt(~core) > radius)
+    thinned = core | (mask & (ndimage.distance_transform_edt(~narrow) <= radius + 1))
+    labels, _ = ndimage.label(thinned, structure=np.ones((3, 3)))
+    pieces, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    # Keep what holds a thinned stroke, and whole pieces too thin to hold one.
+    thin_pieces = np.setdiff1d(np.unique(pieces[mask]), np.unique(pieces[core]))
+    thinned = np.isin(labels, np.unique(labels[core])) & (labels > 0)
+    thinned |= np.isin(pieces, thin_pieces)
+    if not thinned.any() or _topology(thinned, loop_radius) != _topology(mask, loop_radius):
+        return None
+    return thinned
+
+
+def _thicken(mask: np.ndarray, radius: float, *, seal: float) -> np.ndarray | None:
+    """Strokes grown by ``radius``, but by at most LOOP_KEEP of each loop's inner radius into it.
+
+    New holes of inner radius below ``seal`` (paper enclosed where strokes nearly touch) are
+    filled. None if a loop would be filled or split in two.
+    """
+    outside = ndimage.distance_transform_edt(~mask)
+    loops, count, inner = _holes(mask)
+    reach = np.concatenate([[radius], np.minimum(radius, LOOP_KEEP * inner)])
+    grown = outside <= reach[loops]
+    holes, _, radii = _holes(grown)
+    # Each loop must still be exactly one hole.
+    pairs = np.unique(np.stack([loops[holes > 0], holes[holes > 0]]), axis=1)
+    pairs = pairs[:, pairs[0] > 0]
+    if not np.array_equal(np.bincount(pairs[0], minlength=count + 1)[1:], np.ones(count)):
+        return None
+    sealed = np.concatenate([[False], radii < seal])
+    sealed[pairs[1]] = False
+    return grown | sealed[holes]
 
 
 def _fit_box(mask: np.ndarray) -> np.ndarray:
