@@ -125,6 +125,11 @@ def test_cli_missing_notebook_exits_2_with_a_message(tmp_path, capsys):
 def test_cli_missing_mnist_file_exits_2_naming_the_variable(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MNIST_PATH", "unchanged")  # restored after the test; --mnist sets it
     tiny = notebooks.tiny_lab(tmp_path)
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("the notebook ran: the missing file should be named before")
+
+    monkeypatch.setattr("mnist_lab.run.execute_notebook", no_kernel)
     argv = [
         "--mnist",
         str(tmp_path / "nowhere.npz"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from mnist_lab.data import load_mnist, locate_mnist
 from mnist_lab.errors import LabError
 from mnist_lab.grading.kernel.export import export_cell
 from mnist_lab.notebook.execute import (
@@ -74,6 +75,9 @@ def run_lab(
     out_dir = Path(out_dir)
     read_notebook(notebook)  # fail fast, before a kernel starts
     check_report_destination(out_dir)
+    local = locate_mnist()
+    if local is not None and not local.is_file():
+        load_mnist()  # says what is wrong with $MNIST_PATH, before the notebook runs
     samples = read_manifest(sample_images_dir())
     with tempfile.TemporaryDirectory(prefix="mnist-lab-export-") as folder:
         export_dir, private = Path(folder) / "export", Path(folder) / "private"
