@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -120,25 +121,44 @@ def print_failures(samples, results, method: str) -> None:
         print(f"  {failure['file']:<{width}}  {failure['label']:>5}  {outcome}")
 
 
+def _resolved(revision: str) -> str:
+    """ "HEAD (fb307e9)": the revision as given, and the commit it named."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", revision], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return f"{revision} ({commit})" if commit and commit != revision else revision
+
+
 def register_baseline(revision: str) -> str:
-    """Make ``to_mnist`` at git ``revision`` a preprocessing of `predict_images`; its name."""
+    """Make ``to_mnist`` at git ``revision`` a preprocessing of `predict_images`; its name.
+
+    Every module of the scans package at ``revision`` but its ``__init__`` (preprocess.py
+    and what it imports from the package, such as strokes.py) is loaded from that revision
+    as the package ``baseline_scans``, so that nothing of today's code mixes in.
+    """
     from mnist_lab.scans.predict import PREPROCESSING
     from mnist_lab.scans.preprocess import ScanError
 
-    source = subprocess.run(
-        ["git", "show", f"{revision}:{PREPROCESS}"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    def git(*arguments: str) -> str:
+        return subprocess.run(
+            ["git", *arguments], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+
+    package = str(Path(PREPROCESS).parent)
+    names = git("ls-tree", "--name-only", f"{revision}:{package}").split()
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "baseline_preprocess.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location("baseline_preprocess", path)
-        baseline = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = baseline
-        spec.loader.exec_module(baseline)
+        folder = Path(directory) / "baseline_scans"
+        folder.mkdir()
+        (folder / "__init__.py").write_text("")
+        for name in names:
+            if name.endswith(".py") and name != "__init__.py":
+                source = git("show", f"{revision}:{package}/{name}")
+                (folder / name).write_text(source.replace("mnist_lab.scans.", "baseline_scans."))
+        sys.path.insert(0, directory)
+        try:
+            baseline = importlib.import_module("baseline_scans.preprocess")
+        finally:
+            sys.path.remove(directory)
 
     def to_mnist(image_or_path):
         try:
@@ -246,9 +266,9 @@ def main() -> int:
 
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
-        "folder": str(args.folder),
+        "folder": os.path.relpath(args.folder.resolve(), ROOT),
         "images": len(samples),
-        "baseline": args.baseline,
+        "baseline": args.baseline and _resolved(args.baseline),
         "models": {},
     }
     for number, model_path in enumerate(model_paths):

@@ -101,6 +101,20 @@ def test_a_failing_notebook_keeps_the_previous_report(tmp_path):
     assert json.loads((out / "summary.json").read_text()) == {"test_accuracy": 0.98}
 
 
+def test_a_notebook_that_keeps_the_kernel_busy_says_the_export_never_ran(tmp_path):
+    """`model` was trained: the message must not say it is not defined."""
+    with pytest.raises(LabError) as error:
+        run_lab(
+            notebooks.ignores_its_interrupt(tmp_path), out_dir=tmp_path / "report", cell_timeout=5
+        )
+    message = str(error.value)
+    assert (
+        "could not export what they made: not run: the kernel was still running cell 5" in message
+    )
+    assert "not defined" not in message and "No report was written" in message
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_notebook_without_a_model_is_explained(tmp_path):
     with pytest.raises(LabError, match="`model` not defined"):
         run_lab(notebooks.no_model(tmp_path), out_dir=tmp_path / "report")
@@ -144,18 +158,26 @@ def test_cli_missing_mnist_file_exits_2_naming_the_variable(tmp_path, capsys, mo
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_reads_a_relative_mnist_path_from_where_it_was_typed(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("given", "meant"), [("data/mnist.npz", "{here}/data/mnist.npz"), ("~/m.npz", "{home}/m.npz")]
+)
+def test_cli_reads_a_relative_mnist_path_from_where_it_was_typed(
+    tmp_path, monkeypatch, given, meant
+):
     """The kernel runs in the notebook's folder; a relative $MNIST_PATH means the shell's."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_PATH", "data/mnist.npz")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MNIST_PATH", given)
     seen = []
-    monkeypatch.setattr(
-        "mnist_lab.run.run_lab", lambda *args, **kwargs: seen.append(os.environ["MNIST_PATH"])
-    )
-    with pytest.raises(TypeError):  # the stand-in returns no summary
-        main(["run", "lab.ipynb", "--out", "out"])
-    assert seen == [str(tmp_path / "data" / "mnist.npz")]
-    assert os.environ["MNIST_PATH"] == "data/mnist.npz"  # as it was, after the command
+
+    def stand_in(*args, **kwargs):
+        seen.append(os.environ["MNIST_PATH"])
+        raise LabError("stand-in: the notebook is not run")
+
+    monkeypatch.setattr("mnist_lab.run.run_lab", stand_in)
+    assert main(["run", "lab.ipynb", "--out", "out"]) == 2
+    assert seen == [meant.format(here=tmp_path, home=tmp_path / "home")]
+    assert os.environ["MNIST_PATH"] == given  # as it was, after the command
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])

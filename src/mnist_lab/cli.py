@@ -54,8 +54,8 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"Not every cell ran: {cells} stopped with an error, marked in the report: "
             + "; ".join(error["where"] for error in errors)
-            + ". Fix them and run again before you hand the report in (a bonus you chose to "
-            "skip may stay as it is).",
+            + f". Fix {'it' if len(errors) == 1 else 'them'} and run again before you hand the "
+            "report in (a bonus you chose to skip may stay as it is).",
             file=sys.stderr,
         )
     return 0
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mnist is not None:
         os.environ[MNIST_ENV_VAR] = str(args.mnist.resolve())
     elif given:  # as the user meant it: from here, not from the kernel's folder
-        os.environ[MNIST_ENV_VAR] = os.path.abspath(given)
+        os.environ[MNIST_ENV_VAR] = os.path.abspath(os.path.expanduser(given))
     try:
         return _handle(args)
     finally:  # as it was, for a caller in the same process

@@ -27,7 +27,7 @@ from mnist_lab.notebook.execute import (
 )
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK, sample_images_dir
 from mnist_lab.report.artefacts import Artefacts, report_artefacts
-from mnist_lab.report.build import build_content, cell_errors, write_outputs
+from mnist_lab.report.build import MissingForReport, build_content, cell_errors, write_outputs
 from mnist_lab.scans import read_manifest
 
 logger = logging.getLogger(__name__)
@@ -100,20 +100,37 @@ def run_lab(
         logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
         for error in cell_errors(executed):
             logger.warning("%s stopped with an error: %s", error.where, error.message)
+        export = _export_failure(executed)
+        if export is not None:
+            raise LabError(
+                f"The notebook's cells ran, but the kit could not export what they made: "
+                f"{export.message.rstrip('.')}. {_first_error(executed)}No report was written."
+            )
         artefacts = report_artefacts(export_dir, samples, private)
         try:
             return write_report_folder(executed, artefacts, out_dir)
-        except LabError as error:
-            raise LabError(f"{error}{_first_error(executed)} No report was written.") from error
+        except MissingForReport as error:
+            raise LabError(f"{error} {_first_error(executed)}No report was written.") from error
+
+
+def _export_failure(executed: ExecutedNotebook):
+    """Why the kit's export cell (the last) did not run through, or None when it did."""
+    last = len(executed.notebook.cells) - 1
+    return next((e for e in executed.errors if e.cell_index == last), None)
 
 
 def _first_error(executed: ExecutedNotebook) -> str:
+    """ "The first cell that stopped ... ", ending in a space, or "" when none did."""
     errors = cell_errors(executed)
     if not errors:
         return ""
     first = errors[0]
-    more = f" ({len(errors) - 1} more cells after it did too)" if len(errors) > 1 else ""
-    return f" The first cell that stopped with an error was {first.where}: {first.message}{more}."
+    others = len(errors) - 1
+    more = ""
+    if others:
+        more = f" ({others} more {'cell' if others == 1 else 'cells'} after it did too)"
+    message = first.message.rstrip(".")
+    return f"The first cell that stopped with an error was {first.where}: {message}{more}. "
 
 
 def write_report_folder(

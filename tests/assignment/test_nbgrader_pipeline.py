@@ -168,6 +168,10 @@ def test_students_nbgrader_reads_the_course_and_a_cell_time_limit_that_lets_vali
     assert app.config.Exchange.root == str(tmp_path / "xchg")
     text = (tmp_path / "course" / STUDENT_CONFIG_NAME).read_text()
     assert "mnist_lab" not in text.split('"""')[-1]  # needs nothing but nbgrader
+    # Made anew from the arguments: a course moved to another exchange gets the new one.
+    make_course(tmp_path / "course", course_id="cs101", exchange=tmp_path / "moved")
+    moved = (tmp_path / "course" / STUDENT_CONFIG_NAME).read_text()
+    assert f"c.Exchange.root = {str(tmp_path / 'moved')!r}" in moved
 
 
 @pytest.mark.parametrize("exchange", [None, "shared-exchange"])

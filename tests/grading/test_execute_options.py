@@ -61,3 +61,22 @@ def test_before_cells_runs_first_and_can_stop_the_run(tmp_path):
     with pytest.raises(RuntimeError, match="not ready"):
         execute_notebook(notebook, before_cells=refuse)
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_cell_tagged_as_the_kits_own_gets_no_more_time(tmp_path):
+    """A student's cell carrying the export cell's tag is still one of the notebook's cells:
+    skipped once the notebook's time is up, never taken for the kit's."""
+    notebook = write(tmp_path / "tagged.ipynb", "import time\ntime.sleep(30)", "print('late')")
+    content = nbformat.read(notebook, as_version=4)
+    content.cells[1].metadata["mnist_lab"] = "export"
+    nbformat.write(content, notebook)
+    executed = execute_notebook(
+        notebook, allow_errors=True, notebook_timeout=2, extra_code="print('extra')"
+    )
+    kinds = [(error.cell_index, error.kind) for error in executed.errors]
+    assert kinds == [(0, "timeout"), (1, "skipped")]
+    assert [cell.metadata.get("mnist_lab") for cell in executed.notebook.cells] == [
+        None,
+        None,
+        "export",
+    ]

@@ -74,8 +74,8 @@ def make_course(
     """Lay out the course directory ``directory``; returns its source notebook's path.
 
     The source notebook is always refreshed from ``solution``; an existing
-    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings), and so is an
-    existing ``student_nbgrader_config.py``. A ``rubric``
+    ``nbgrader_config.py`` is kept (it may hold the instructor's own settings);
+    ``student_nbgrader_config.py`` is written anew from the arguments. A ``rubric``
     other than the kit's (with check files of the instructor's, say) is named in the config,
     and so is ``kit_source``, what the template's set-up cell installs the kit from.
     """
@@ -88,18 +88,16 @@ def make_course(
     config = directory / CONFIG_NAME
     exchange = Path(exchange).resolve() if exchange else directory / "exchange"
     student_config = directory / STUDENT_CONFIG_NAME
-    if student_config.exists():
-        logger.info("Kept the existing %s", student_config)
-    else:
-        student_config.write_text(
-            STUDENT_CONFIG.format(
-                course_id=course_id,
-                exchange=str(exchange),
-                timeout=load_rubric(rubric).limits.cell_timeout_s,
-            ),
-            encoding="utf-8",
-        )
-        logger.info("Wrote %s, the students' nbgrader settings", student_config)
+    # Made from the arguments each time (it holds nothing of the instructor's own).
+    student_config.write_text(
+        STUDENT_CONFIG.format(
+            course_id=course_id,
+            exchange=str(exchange),
+            timeout=load_rubric(rubric).limits.cell_timeout_s,
+        ),
+        encoding="utf-8",
+    )
+    logger.info("Wrote %s, the students' nbgrader settings", student_config)
     if config.exists():
         logger.info("Kept the existing %s", config)
     else:

@@ -403,6 +403,8 @@ def execute_notebook(
     """
     path = Path(path).resolve()
     notebook = read_notebook(path)
+    for cell in notebook.cells:  # only the kit's own cell, added below, may carry its tag
+        cell.metadata.pop("mnist_lab", None)
     if extra_code:
         notebook.cells.append(
             nbformat.v4.new_code_cell(extra_code, metadata={"mnist_lab": "export"})

@@ -33,6 +33,10 @@ MODEL_TITLES = {"model": "Lab model", "improved_model": "Improved model"}
 HISTORY_OF = {"model": "history", "improved_model": "improved_history"}
 
 
+class MissingForReport(LabError):
+    """The notebook ran but did not make what a report needs (its trained model, its history)."""
+
+
 def load_model_safely(path: Path):
     """Load a ``.keras`` file in safe mode (`contract.load_model_safely`), or say why not."""
     try:
@@ -143,12 +147,12 @@ def build_content(
     """
     if "model" not in artefacts.models:
         reason = artefacts.missing.get("model", "not defined")
-        raise LabError(
+        raise MissingForReport(
             f"The notebook ran, but its trained model could not be exported: `model` {reason}. "
             f"Build, compile and train the lab model under the name `model`."
         )
     if "history" not in artefacts.histories:
-        raise LabError(
+        raise MissingForReport(
             "The notebook ran, but it has no training history: assign the result of "
             "model.fit(...) to `history`."
         )
@@ -194,7 +198,9 @@ def cell_errors(executed: ExecutedNotebook) -> tuple[CellError, ...]:
     for failure in sorted(failures, key=lambda f: f.cell_index):
         if failure.cell_index < own and failure.cell_index not in seen:
             seen.add(failure.cell_index)
-            errors.append(CellError(failure.cell_index + 1, failure.where(), failure.message))
+            errors.append(
+                CellError(failure.cell_index + 1, failure.where(), failure.message, failure.kind)
+            )
     return tuple(errors)
 
 

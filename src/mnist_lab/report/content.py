@@ -62,6 +62,7 @@ class CellError:
     number: int  # the cell's place in the notebook, from 1, counting every cell
     where: str  # "cell 12 (Step 8: ...)"
     message: str  # "NameError: name 'modle' is not defined"
+    kind: str = "error"  # "error", "timeout", or "skipped" (not run: no time left, say)
 
 
 @dataclass(frozen=True)

@@ -354,8 +354,8 @@ def _errors_notice(errors: Sequence[CellError]) -> list[str]:
     cells = "1 cell" if len(errors) == 1 else f"{len(errors)} cells"
     return [
         f"> **Not every cell ran.** In the run this report comes from, {cells} of the notebook "
-        f"stopped with an error (marked under PROGRAM); the figures show what the notebook had "
-        f"made by its end."
+        f"stopped with an error or did not run (marked under PROGRAM); the figures show what "
+        f"the notebook had made by its end."
     ]
 
 
@@ -382,8 +382,9 @@ def _program_lines(record: LabRecord, errors: Sequence[CellError] = ()) -> list[
         code = "\n".join(line for line in cell.source.splitlines() if not _MARKER.match(line))
         lines.append(_fenced(code, "python student" if cell.students else "python"))
         if cell.number in error_of:
-            message = _one_line(error_of.pop(cell.number).message)
-            lines.append(f"**This cell stopped with an error:** {_code(message)}")
+            error = error_of.pop(cell.number)
+            what = "did not run" if error.kind == "skipped" else "stopped with an error"
+            lines.append(f"**This cell {what}:** {_code(_one_line(error.message))}")
     if error_of:  # the check cells, left out above
         lines.append("### Checks that did not pass")
         lines.append(
