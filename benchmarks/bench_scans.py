@@ -215,9 +215,10 @@ def figures(samples, results, seconds, listed) -> dict:
 
 
 def shown(path: Path) -> str:
-    """A path relative to the project when it lies inside it."""
+    """A path relative to the project when it lies inside it, else its file name alone (no
+    folder of this machine in the results)."""
     path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
 
 def main() -> int:
