@@ -98,7 +98,7 @@ def test_a_notebook_filling_the_disk_is_stopped_in_the_cell_that_wrote(at_the_li
     used_mb = int(message.split("(")[1].split(" MB when")[0])
     # Stopped within seconds of writing (about 1 s on an idle machine); the other tests'
     # load can delay the once-a-second measurement by a few more.
-    assert 256 < used_mb < 2048
+    assert 256 <= used_mb < 2048  # over the limit, rounded down to whole MB
 
 
 @pytest.mark.parametrize("name", sorted(UNREADABLE))
