@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -28,6 +29,7 @@ from mnist_lab.notebook.execute import (
 from mnist_lab.paths import DEFAULT_REPORT_DIR, SOLUTION_NOTEBOOK, sample_images_dir
 from mnist_lab.report.artefacts import Artefacts, report_artefacts
 from mnist_lab.report.build import MissingForReport, build_content, cell_errors, write_outputs
+from mnist_lab.report.content import CellError
 from mnist_lab.scans import read_manifest
 
 logger = logging.getLogger(__name__)
@@ -98,19 +100,20 @@ def run_lab(
                 f"and run again. No report was written."
             )
         logger.info("Notebook ran in %.0f s; evaluating the model", executed.seconds)
-        for error in cell_errors(executed):
+        errors = cell_errors(executed)
+        for error in errors:
             logger.warning("%s stopped with an error: %s", error.where, error.message)
         export = _export_failure(executed)
         if export is not None:
             raise LabError(
                 f"The notebook's cells ran, but the kit could not export what they made: "
-                f"{export.message.rstrip('.')}. {_first_error(executed)}No report was written."
+                f"{export.message.rstrip('.')}. {_first_error(errors)}No report was written."
             )
         artefacts = report_artefacts(export_dir, samples, private)
         try:
             return write_report_folder(executed, artefacts, out_dir)
         except MissingForReport as error:
-            raise LabError(f"{error} {_first_error(executed)}No report was written.") from error
+            raise LabError(f"{error} {_first_error(errors)}No report was written.") from error
 
 
 def _export_failure(executed: ExecutedNotebook):
@@ -119,9 +122,8 @@ def _export_failure(executed: ExecutedNotebook):
     return next((e for e in executed.errors if e.cell_index == last), None)
 
 
-def _first_error(executed: ExecutedNotebook) -> str:
+def _first_error(errors: Sequence[CellError]) -> str:
     """ "The first cell that stopped ... ", ending in a space, or "" when none did."""
-    errors = cell_errors(executed)
     if not errors:
         return ""
     first = errors[0]

@@ -80,7 +80,7 @@ def make_course(
     and so is ``kit_source``, what the template's set-up cell installs the kit from.
     """
     directory = Path(directory).resolve()
-    load_rubric(rubric)  # a bad rubric stops here, not in the middle of nbgrader
+    limits = load_rubric(rubric).limits  # a bad rubric stops here, not in nbgrader
     source = directory / "source" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(solution, source)
@@ -93,7 +93,7 @@ def make_course(
         STUDENT_CONFIG.format(
             course_id=course_id,
             exchange=str(exchange),
-            timeout=load_rubric(rubric).limits.cell_timeout_s,
+            timeout=limits.cell_timeout_s,
         ),
         encoding="utf-8",
     )

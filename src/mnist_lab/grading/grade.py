@@ -55,6 +55,7 @@ from mnist_lab.notebook.execute import (
     REPAIRS_KEY,
     ExecutedNotebook,
     execute_notebook,
+    is_extra_cell,
     read_notebook,
 )
 from mnist_lab.notebook.inspect import cell_seconds
@@ -384,7 +385,7 @@ def _run_and_check(
     finally:
         kernel_user.release(user)
     cells = [cell_seconds(cell) or 0.0 for cell in executed.notebook.cells]
-    export_seconds = cells[-1] if _is_export(executed.notebook.cells[-1]) else 0
+    export_seconds = cells[-1] if is_extra_cell(executed.notebook.cells[-1]) else 0
     logger.info(
         "Notebook ran in %.1f s: its own cells %.1f s, the export %.1f s",
         executed.seconds,
@@ -535,17 +536,13 @@ def _cell_errors(executed: ExecutedNotebook, kernel_end: str | None) -> tuple[Ce
             kernel_end if failure.kind == "dead kernel" and kernel_end else failure.message,
         )
         for failure in executed.errors
-        if failure.cell_index < len(cells) and not _is_export(cells[failure.cell_index])
+        if failure.cell_index < len(cells) and not is_extra_cell(cells[failure.cell_index])
     )
-
-
-def _is_export(cell: nbformat.NotebookNode) -> bool:
-    return cell.metadata.get("mnist_lab") == "export"
 
 
 def _truncation_notes(executed: ExecutedNotebook) -> tuple[str, ...]:
     cells = executed.notebook.cells
-    numbers = [index + 1 for index in executed.truncated if not _is_export(cells[index])]
+    numbers = [index + 1 for index in executed.truncated if not is_extra_cell(cells[index])]
     if not numbers:
         return ()
     listed = ", ".join(str(number) for number in numbers)

@@ -172,6 +172,12 @@ class CellFailure:
         return f"{self.where()}: {self.message}"
 
 
+def is_extra_cell(cell: NotebookNode) -> bool:
+    """The kit's own cell that `execute_notebook` runs after the notebook's (``extra_code``);
+    a notebook's own cells never carry its tag."""
+    return cell.metadata.get("mnist_lab") == "export"
+
+
 class _ProgressClient(NotebookClient):
     """A NotebookClient that logs the section it runs and each training epoch.
 
@@ -210,7 +216,7 @@ class _ProgressClient(NotebookClient):
             self.timeout_func = self._time_left
 
     def _is_extra(self, cell: NotebookNode) -> bool:
-        return cell.metadata.get("mnist_lab") == "export"
+        return is_extra_cell(cell)
 
     def _time_left(self, cell: NotebookNode) -> int:
         if self._is_extra(cell):

@@ -19,7 +19,7 @@ from mnist_lab import __version__, contract
 from mnist_lab.contract import NUM_CLASSES
 from mnist_lab.data import load_mnist
 from mnist_lab.errors import LabError
-from mnist_lab.notebook.execute import ExecutedNotebook, read_notebook
+from mnist_lab.notebook.execute import ExecutedNotebook, is_extra_cell, read_notebook
 from mnist_lab.notebook.inspect import student_identity, training_seconds
 from mnist_lab.notebook.record import given_code, read_record
 from mnist_lab.paths import sample_images_dir
@@ -190,7 +190,7 @@ def cell_errors(executed: ExecutedNotebook) -> tuple[CellError, ...]:
     """The notebook's own cells that raised, timed out or were skipped in ``executed``
     (the grader's export cell, run after them, is not the notebook's)."""
     cells = executed.notebook.cells
-    own = len(cells) - (1 if cells and cells[-1].metadata.get("mnist_lab") == "export" else 0)
+    own = len(cells) - (1 if cells and is_extra_cell(cells[-1]) else 0)
     failures = [*executed.errors]
     if executed.failure is not None and executed.failure not in failures:
         failures.append(executed.failure)
