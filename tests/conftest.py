@@ -43,6 +43,23 @@ def _mnist_path_for_kernels(mnist_path):
         os.environ["MNIST_PATH"] = previous
 
 
+# One thread for each TensorFlow process the tests start (kernels, checkers, nbgrader's
+# kernels): xdist already runs a worker per core, and two TensorFlow pools on two cores spin
+# against each other. Two trainings side by side then take a fifth less time and CPU; the
+# results do not change (the notebooks enable op determinism). Set them to override.
+TENSORFLOW_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tensorflow_thread_per_process():
+    """Processes started by the tests inherit `TENSORFLOW_THREADS`, unless already set."""
+    added = {name: value for name, value in TENSORFLOW_THREADS.items() if name not in os.environ}
+    os.environ.update(added)
+    yield
+    for name in added:
+        os.environ.pop(name, None)
+
+
 @dataclass(frozen=True)
 class SolutionRun:
     """The reference solution, graded once with its lab report (see `solution_run`)."""
@@ -75,7 +92,12 @@ def solution_run(tmp_path_factory, mnist_path) -> SolutionRun:
 
 # Tests that share a session-scoped run that costs minutes go to one xdist worker each, so
 # that the run happens once: the fixture's name is the group's.
-SHARED_RUNS = ("solution_run", "grader", "nbgrader_course")
+SHARED_RUNS = ("nbgrader_course", "solution_run", "grader")
+# The groups that take longest are sorted first, so that the workers start them before the
+# short tests, which then fill in around them (xdist keeps this order: pyproject.toml's
+# --no-loadscope-reorder). The limit tests mostly wait, so they share a worker with the
+# nbgrader course rather than with the solution's run.
+LONGEST_FIRST = ("nbgrader_course", "solution_run", "limits", "grader")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
@@ -83,10 +105,13 @@ def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist's ``--dist loadgroup``: those sharing a costly run; the
     `limits` tests and those grading notebooks at the limits (`at_the_limits`), which then
     run one at a time; and every other test with its module, so that a module's fixtures
-    are made once, on one worker."""
+    are made once, on one worker. The longest groups go first (`LONGEST_FIRST`)."""
+    rank = {}
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_RUNS if name in names), None)
         if group is None and (item.get_closest_marker("limits") or "at_the_limits" in names):
             group = "limits"
         item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+        rank[item] = LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank.__getitem__)  # stable: each group keeps its tests' order
