@@ -94,10 +94,25 @@ def solution_run(tmp_path_factory, mnist_path) -> SolutionRun:
 # that the run happens once: the fixture's name is the group's.
 SHARED_RUNS = ("nbgrader_course", "solution_run", "grader")
 # The groups that take longest are sorted first, so that the workers start them before the
-# short tests, which then fill in around them (xdist keeps this order: pyproject.toml's
-# --no-loadscope-reorder). The limit tests mostly wait, so they share a worker with the
-# nbgrader course rather than with the solution's run.
-LONGEST_FIRST = ("nbgrader_course", "solution_run", "limits", "grader")
+# quick tests, which then fill in at the end (xdist keeps this order: pyproject.toml's
+# --no-loadscope-reorder): the shared runs, the limit tests (which mostly wait, and so run
+# while the grader's pool keeps both cores busy), then the modules that run notebooks end
+# to end. A long module started last leaves one core idle while it finishes.
+LONGEST_FIRST = (
+    "nbgrader_course",
+    "solution_run",
+    "grader",
+    "limits",
+    "tests/test_run.py",
+    "tests/grading/test_batch.py",
+    "tests/grading/test_kernel_user.py",
+    "tests/classroom/test_batch_class_report.py",
+    "tests/grading/test_report.py",
+    "tests/deploy/test_run_autograder.py",
+    "tests/grading/test_check_files.py",
+    "tests/deploy/test_github_workflow.py",
+    "tests/grading/test_network.py",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
@@ -112,6 +127,7 @@ def pytest_collection_modifyitems(config, items):
         group = next((name for name in SHARED_RUNS if name in names), None)
         if group is None and (item.get_closest_marker("limits") or "at_the_limits" in names):
             group = "limits"
-        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+        group = group or item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
         rank[item] = LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
     items.sort(key=rank.__getitem__)  # stable: each group keeps its tests' order

@@ -17,7 +17,7 @@ def test_a_failing_cell_is_located_and_explained(tmp_path):
     failure = executed.failure
     assert failure is not None
     assert failure.kind == "error"
-    assert failure.cell_index == 3  # markdown, header, load, then the failing cell
+    assert failure.cell_index == 3  # markdown, header, data, then the failing cell
     assert "NameError" in failure.message and "modle" in failure.message
     assert failure.describe().startswith("cell 4 (PROGRAM): NameError")
 
