@@ -53,11 +53,11 @@ TENSORFLOW_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "
 @pytest.fixture(scope="session", autouse=True)
 def _one_tensorflow_thread_per_process():
     """Processes started by the tests inherit `TENSORFLOW_THREADS`, unless already set."""
-    added = {name: value for name, value in TENSORFLOW_THREADS.items() if name not in os.environ}
-    os.environ.update(added)
-    yield
-    for name in added:
-        os.environ.pop(name, None)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in TENSORFLOW_THREADS.items():
+            if name not in os.environ:
+                patch.setenv(name, value)
+        yield
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,8 @@ SHARED_RUNS = ("nbgrader_course", "solution_run", "grader")
 # --no-loadscope-reorder): the shared runs, the limit tests (which mostly wait, and so run
 # while the grader's pool keeps both cores busy), then the modules that run notebooks end
 # to end. A long module started last leaves one core idle while it finishes.
-LONGEST_FIRST = (
-    "nbgrader_course",
-    "solution_run",
-    "grader",
-    "limits",
+LIMITS = "limits"
+NOTEBOOK_MODULES = (
     "tests/test_run.py",
     "tests/grading/test_batch.py",
     "tests/grading/test_kernel_user.py",
@@ -113,6 +110,7 @@ LONGEST_FIRST = (
     "tests/deploy/test_github_workflow.py",
     "tests/grading/test_network.py",
 )
+START_ORDER = {group: rank for rank, group in enumerate((*SHARED_RUNS, LIMITS, *NOTEBOOK_MODULES))}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
@@ -120,14 +118,14 @@ def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist's ``--dist loadgroup``: those sharing a costly run; the
     `limits` tests and those grading notebooks at the limits (`at_the_limits`), which then
     run one at a time; and every other test with its module, so that a module's fixtures
-    are made once, on one worker. The longest groups go first (`LONGEST_FIRST`)."""
+    are made once, on one worker. The longest groups go first (`START_ORDER`)."""
     rank = {}
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_RUNS if name in names), None)
         if group is None and (item.get_closest_marker("limits") or "at_the_limits" in names):
-            group = "limits"
+            group = LIMITS
         group = group or item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
-        rank[item] = LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+        rank[item] = START_ORDER.get(group, len(START_ORDER))
     items.sort(key=rank.__getitem__)  # stable: each group keeps its tests' order
