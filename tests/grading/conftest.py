@@ -4,7 +4,8 @@
 `tests.fixtures.submissions`, plus "template": the solution with its solution blocks
 cleared, as nbgrader makes a template). The first call starts grading every fixture in a
 small thread pool; later calls wait only for the one they need. Fixtures are graded with
-`tiny_rubric`: the default rubric with the accuracy thresholds a tiny model can reach.
+`tiny_rubric`: the default rubric with the accuracy thresholds a tiny model can reach. The
+tiny lab is graded with its lab report (`report_dir`), as ``mnist-lab grade --report`` does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ TINY_THRESHOLDS = {
 }
 # Gradings run side by side: each waits on kernels and processes part of the time.
 WORKERS = 3
+# The fixtures graded with their lab report, from the same run.
+WITH_REPORT = ("tiny_lab",)
 
 # The lambda_layer_model fixture's markers, made before any fixture is graded so that a
 # kernel run as a user of its own (the grader is root) can write in it, as in /tmp.
@@ -65,12 +68,15 @@ class SubmissionGrader:
         self.checkers: list[Checker] = []
         self.local = threading.local()
 
-    def _grade(self, notebook: Path) -> GradingResults:
+    def _grade(self, notebook: Path, report_dir: Path | None) -> GradingResults:
         if not hasattr(self.local, "checker"):
             self.local.checker = Checker.start(self.rubric)
             self.checkers.append(self.local.checker)
         return grade_submission(
-            notebook, checker=self.local.checker, out_dir=notebook.parent / "out"
+            notebook,
+            checker=self.local.checker,
+            out_dir=notebook.parent / "out",
+            report_dir=report_dir,
         )
 
     def _notebook(self, name: str) -> Path:
@@ -85,7 +91,8 @@ class SubmissionGrader:
         names = [*submissions.all_submissions(), "template"]
         for name in names:
             notebook = self._notebook(name)
-            self.futures[name] = self.pool.submit(self._grade, notebook)
+            report_dir = notebook.parent / "report" if name in WITH_REPORT else None
+            self.futures[name] = self.pool.submit(self._grade, notebook, report_dir)
 
     def results(self, name: str) -> GradingResults:
         if self.pool is None:
@@ -95,6 +102,12 @@ class SubmissionGrader:
     def out_dir(self, name: str) -> Path:
         self.results(name)
         return self.folder / name / "out"
+
+    def report_dir(self, name: str) -> Path:
+        """The lab report of a fixture in `WITH_REPORT`, built from the graded run."""
+        assert name in WITH_REPORT, f"{name} is graded without a report"
+        self.results(name)
+        return self.folder / name / "report"
 
     def stop(self) -> None:
         if self.pool is not None:

@@ -30,13 +30,9 @@ def _copy(name, folder):
 
 
 @pytest.fixture(scope="module")
-def graded_with_report(checker, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("graded")
-    report = folder / "report"
-    results = grade_submission(
-        _copy("tiny_lab", folder), checker=checker, out_dir=folder / "out", report_dir=report
-    )
-    return results, report
+def graded_with_report(grader):
+    """The tiny lab graded with ``report_dir``, by the session's grading of the fixtures."""
+    return grader.results("tiny_lab"), grader.report_dir("tiny_lab")
 
 
 @pytest.mark.parametrize("name", REPORT_FILES)
