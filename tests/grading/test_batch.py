@@ -364,6 +364,25 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _ctrl_c_as_in_a_terminal():
+    """Processes started here get SIGINT's default action, as from a terminal, even when the
+    tests run as a background job, which ignores SIGINT (and its children inherit that)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # reset by exec
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _signal_masks(pid: int) -> str:
+    """The process's blocked, ignored and caught signals, as /proc shows them."""
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return "; ".join(line for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    return "(gone)"
+
+
 def _kernel_running_cells(pid: int) -> bool:
     """Whether a kernel under ``pid`` has imported TensorFlow: it runs the notebook's cells."""
     for child in _descendants(pid):
@@ -447,24 +466,26 @@ def test_ctrl_c_stops_the_kernels_keeps_what_finished_and_exits_130(tmp_path, ti
         tmp_path / "class", {"aa_broken.ipynb": BROKEN, "tiny.ipynb": _fixture("tiny_lab")}
     )
     out = tmp_path / "out"
-    batch = subprocess.Popen(
-        _batch_command(folder, out, tiny_rubric_file),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with _ctrl_c_as_in_a_terminal():
+        batch = subprocess.Popen(
+            _batch_command(folder, out, tiny_rubric_file),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         _wait_for(lambda: (out / "aa_broken" / "record.json").exists(), KILL_AFTER_S, batch)
         _wait_for(lambda: _kernel_running_cells(batch.pid), KILL_AFTER_S, batch)
         started = _descendants(batch.pid)
+        signals = _signal_masks(batch.pid)  # to tell a blocked or ignored SIGINT, should it fail
         interrupted = time.monotonic()
         batch.send_signal(signal.SIGINT)
-        _, stderr = batch.communicate(timeout=60)
+        stdout, stderr = batch.communicate(timeout=60)
         seconds = time.monotonic() - interrupted
     finally:
         if batch.poll() is None:
             batch.kill()
-    assert batch.returncode == 130, stderr
+    assert batch.returncode == 130, (stdout, stderr, signals, seconds)
     assert "interrupted; run the same command again to resume" in stderr
     assert seconds < 30
     deadline = time.monotonic() + 15  # the sandbox ends what is left of the kernel
