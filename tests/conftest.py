@@ -104,7 +104,6 @@ NOTEBOOK_MODULES = (
     "tests/grading/test_batch.py",
     "tests/grading/test_kernel_user.py",
     "tests/classroom/test_batch_class_report.py",
-    "tests/grading/test_report.py",
     "tests/deploy/test_run_autograder.py",
     "tests/grading/test_check_files.py",
     "tests/deploy/test_github_workflow.py",

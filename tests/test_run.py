@@ -194,6 +194,7 @@ def test_a_seeded_notebook_gives_the_same_figures_twice(tiny_report, run_as_type
     """The tiny lab run twice, by `run_lab` and by the command (whose notebook adds an
     unfinished bonus after the same cells): the same model, to the last digit."""
     first_out, first = tiny_report
+    assert run_as_typed.finished.returncode == 0, run_as_typed.finished.stderr[-3000:]
     second_out = run_as_typed.out
     second = json.loads((second_out / "summary.json").read_text())
     assert second["test_accuracy"] == first["test_accuracy"]

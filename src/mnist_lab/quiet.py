@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_import_lock = threading.Lock()
+_imported = False  # set once TensorFlow has been imported and run its first op here
 
 
 @contextmanager
@@ -29,10 +33,20 @@ def stderr_fd_silenced() -> Iterator[None]:
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow and Keras without their C++ start-up lines."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with stderr_fd_silenced():
-        import keras  # noqa: F401
-        import tensorflow as tf
+    """Import TensorFlow and Keras without their C++ start-up lines, once per process.
 
-        tf.constant(0)  # the first op loads the last kernels, which log again
+    Later calls return at once: descriptor 2 is the whole process's, so silencing it again
+    (a report built in one thread of a batch) would also hide what other threads and the
+    processes they start write there meanwhile.
+    """
+    global _imported
+    with _import_lock:
+        if _imported:
+            return
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with stderr_fd_silenced():
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.constant(0)  # the first op loads the last kernels, which log again
+        _imported = True

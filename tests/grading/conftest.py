@@ -25,6 +25,7 @@ from mnist_lab.grading.grade import Checker, grade_submission
 from mnist_lab.grading.results import GradingResults
 from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.paths import SOLUTION_NOTEBOOK
+from mnist_lab.quiet import import_tensorflow_quietly
 from tests.fixtures import submissions
 from tests.fixtures.submissions.broken import LAMBDA_MARKERS
 from tests.fixtures.submissions.template import template_from_solution
@@ -118,6 +119,9 @@ class SubmissionGrader:
 
 @pytest.fixture(scope="session")
 def grader(tmp_path_factory, tiny_rubric, mnist_path):
+    # Here, not in the pool's thread that builds the tiny lab's report: it silences the
+    # process's descriptor 2 while TensorFlow loads.
+    import_tensorflow_quietly()
     grader = SubmissionGrader(tmp_path_factory.mktemp("graded"), tiny_rubric)
     yield grader
     grader.stop()
