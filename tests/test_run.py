@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -194,8 +192,8 @@ def test_a_seeded_notebook_gives_the_same_figures_twice(tiny_report, run_as_type
     """The tiny lab run twice, by `run_lab` and by the command (whose notebook adds an
     unfinished bonus after the same cells): the same model, to the last digit."""
     first_out, first = tiny_report
-    assert run_as_typed.finished.returncode == 0, run_as_typed.finished.stderr[-3000:]
-    second_out = run_as_typed.out
+    second_out, finished = run_as_typed
+    assert finished.returncode == 0, finished.stderr[-3000:]
     second = json.loads((second_out / "summary.json").read_text())
     assert second["test_accuracy"] == first["test_accuracy"]
     assert second["test_loss"] == first["test_loss"]
@@ -208,30 +206,24 @@ def test_a_clean_run_lists_no_cell_errors(tiny_report):
     assert "Not every cell ran" not in (out / "report.md").read_text()
 
 
-@dataclass(frozen=True)
-class TypedRun:
-    out: Path
-    finished: subprocess.CompletedProcess
-
-
 @pytest.fixture(scope="module")
-def run_as_typed(tmp_path_factory) -> TypedRun:
+def run_as_typed(tmp_path_factory):
     """``mnist-lab run NOTEBOOK --out REPORT`` in a subprocess, on the tiny lab handed in
-    before its bonus was done."""
+    before its bonus was done: the report folder and the finished process."""
     directory = tmp_path_factory.mktemp("typed")
     out = directory / "report"
     command = [sys.executable, "-m", "mnist_lab", "run", str(notebooks.bonus_not_done(directory))]
     finished = subprocess.run(
         [*command, "--out", str(out)], capture_output=True, text=True, timeout=600
     )
-    return TypedRun(out, finished)
+    return out, finished
 
 
 def test_mnist_lab_run_end_to_end_as_a_user_types_it(run_as_typed):
     """The command in a subprocess, on a notebook whose bonus is not done yet: progress on
     stderr without TensorFlow's noise, the headline figures on stdout, the whole report on
     disk, with the cells that stopped marked in it and named on stderr."""
-    out, finished = run_as_typed.out, run_as_typed.finished
+    out, finished = run_as_typed
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "training epoch 2/2" in finished.stderr
     assert "[cell 1/" in finished.stderr

@@ -92,7 +92,7 @@ class SubmissionGrader:
         names = [*submissions.all_submissions(), "template"]
         for name in names:
             notebook = self._notebook(name)
-            report_dir = notebook.parent / "report" if name in WITH_REPORT else None
+            report_dir = self._report_path(name) if name in WITH_REPORT else None
             self.futures[name] = self.pool.submit(self._grade, notebook, report_dir)
 
     def results(self, name: str) -> GradingResults:
@@ -104,11 +104,14 @@ class SubmissionGrader:
         self.results(name)
         return self.folder / name / "out"
 
+    def _report_path(self, name: str) -> Path:
+        return self.folder / name / "report"
+
     def report_dir(self, name: str) -> Path:
         """The lab report of a fixture in `WITH_REPORT`, built from the graded run."""
         assert name in WITH_REPORT, f"{name} is graded without a report"
         self.results(name)
-        return self.folder / name / "report"
+        return self._report_path(name)
 
     def stop(self) -> None:
         if self.pool is not None:
