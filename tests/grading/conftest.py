@@ -6,6 +6,7 @@ cleared, as nbgrader makes a template). The first call starts grading every fixt
 small thread pool; later calls wait only for the one they need. Fixtures are graded with
 `tiny_rubric`: the default rubric with the accuracy thresholds a tiny model can reach. The
 tiny lab is graded with its lab report (`report_dir`), as ``mnist-lab grade --report`` does.
+`grader.grade(notebook, ...)` grades a test's own notebook with the same checkers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.paths import SOLUTION_NOTEBOOK
 from mnist_lab.quiet import import_tensorflow_quietly
 from tests.fixtures import submissions
-from tests.fixtures.submissions.broken import LAMBDA_MARKERS
+from tests.fixtures.submissions.broken import DAMAGED, LAMBDA_MARKERS
 from tests.fixtures.submissions.template import template_from_solution
 
 # What a CNN with 8 filters trained on 8,000 images for 5 epochs reliably reaches (about
@@ -69,16 +70,11 @@ class SubmissionGrader:
         self.checkers: list[Checker] = []
         self.local = threading.local()
 
-    def _grade(self, notebook: Path, report_dir: Path | None) -> GradingResults:
+    def _grade(self, notebook: Path, **options) -> GradingResults:
         if not hasattr(self.local, "checker"):
             self.local.checker = Checker.start(self.rubric)
             self.checkers.append(self.local.checker)
-        return grade_submission(
-            notebook,
-            checker=self.local.checker,
-            out_dir=notebook.parent / "out",
-            report_dir=report_dir,
-        )
+        return grade_submission(notebook, checker=self.local.checker, **options)
 
     def _notebook(self, name: str) -> Path:
         folder = self.folder / name
@@ -89,11 +85,20 @@ class SubmissionGrader:
 
     def start(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grade")
-        names = [*submissions.all_submissions(), "template"]
+        names = [*submissions.all_submissions(), *DAMAGED, "template"]
         for name in names:
             notebook = self._notebook(name)
             report_dir = self._report_path(name) if name in WITH_REPORT else None
-            self.futures[name] = self.pool.submit(self._grade, notebook, report_dir)
+            self.futures[name] = self.pool.submit(
+                self._grade, notebook, out_dir=notebook.parent / "out", report_dir=report_dir
+            )
+
+    def grade(self, notebook: Path, **options) -> GradingResults:
+        """Grade another notebook (`grade_submission`'s options) with the pool's checkers,
+        after the fixtures: a test saves starting a checker of its own."""
+        if self.pool is None:
+            self.start()
+        return self.pool.submit(self._grade, notebook, **options).result()
 
     def results(self, name: str) -> GradingResults:
         if self.pool is None:

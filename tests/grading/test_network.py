@@ -15,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from mnist_lab.grading import grade, sandbox
-from mnist_lab.grading.grade import grade_submission
+from mnist_lab.grading.grade import Checker, grade_submission
 
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0 or not sys.platform.startswith("linux"),
@@ -87,6 +87,15 @@ def _rubric(tiny_rubric, *, network: bool):
     return replace(tiny_rubric, limits=replace(tiny_rubric.limits, network=network))
 
 
+@pytest.fixture(scope="module")
+def no_network(tiny_rubric, mnist_path):
+    """One checker for the tests that cut the network, with 256 MB of files a notebook."""
+    rubric = _rubric(tiny_rubric, network=False)
+    rubric = replace(rubric, limits=replace(rubric.limits, disk_limit_mb=256))
+    with Checker.start(rubric, mnist_path=mnist_path) as checker:
+        yield checker
+
+
 @needs_root
 def test_no_network_here_as_root():
     assert sandbox.network_isolation() is None
@@ -102,12 +111,10 @@ def test_the_sandbox_leaves_the_kernel_only_its_own_loopback():
 
 @needs_root
 def test_every_way_out_fails_in_its_cell_and_nothing_arrives(
-    tmp_path, tiny_rubric, listener, other_kernel
+    tmp_path, no_network, listener, other_kernel
 ):
     notebook = _notebook(tmp_path, listener, other_kernel)
-    results = grade_submission(
-        notebook, rubric=_rubric(tiny_rubric, network=False), out_dir=tmp_path / "out"
-    )
+    results = grade_submission(notebook, checker=no_network, out_dir=tmp_path / "out")
     failed = {error.cell_number: error for error in results.cell_errors}
     assert sorted(failed) == [2, 3, 4, 5], failed
     assert "ConnectionRefusedError" in failed[2].message
@@ -159,14 +166,12 @@ for number in range(100):
 
 @needs_root
 def test_files_written_where_the_kernel_s_sockets_are_count_toward_the_disk_limit(
-    tmp_path, tiny_rubric
+    tmp_path, no_network
 ):
     notebook = new_notebook(cells=[new_code_cell(FILLS_ITS_SOCKET_FOLDER)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(notebook, tmp_path / "fills_its_socket_folder.ipynb")
-    rubric = _rubric(tiny_rubric, network=False)
-    rubric = replace(rubric, limits=replace(rubric.limits, disk_limit_mb=256))
-    results = grade_submission(tmp_path / "fills_its_socket_folder.ipynb", rubric=rubric)
+    results = grade_submission(tmp_path / "fills_its_socket_folder.ipynb", checker=no_network)
     [error] = results.cell_errors
     assert (error.cell_number, error.kind) == (1, "dead kernel")
     assert "MB when it was stopped" in error.message
