@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.paths import SOLUTION_NOTEBOOK
+from mnist_lab.startup import skip_slow_optional_imports
+
+# The test processes load nbformat as the kit's own processes do, without jsonschema's
+# "iri" grammar (mnist_lab.startup): two seconds less in each xdist worker.
+skip_slow_optional_imports()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"
