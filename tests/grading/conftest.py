@@ -1,9 +1,10 @@
-"""Grade each fixture submission once per session, several at a time, on first use.
+"""Grade each fixture submission once per session, several at a time, from the first test
+that uses them.
 
 `graded(name)` returns the `GradingResults` of the fixture notebook called ``name`` (see
 `tests.fixtures.submissions`, plus "template": the solution with its solution blocks
-cleared, as nbgrader makes a template). The first call starts grading every fixture in a
-small thread pool; later calls wait only for the one they need. Fixtures are graded with
+cleared, as nbgrader makes a template). The `grader` fixture starts grading every fixture
+in a small thread pool; each call waits only for the one it needs. Fixtures are graded with
 `tiny_rubric`: the default rubric with the accuracy thresholds a tiny model can reach. The
 tiny lab is graded with its lab report (`report_dir`), as ``mnist-lab grade --report`` does.
 `grader.grade(notebook, ...)` grades a test's own notebook with the same checkers.
@@ -131,6 +132,7 @@ def grader(tmp_path_factory, tiny_rubric, mnist_path):
     # process's descriptor 2 while TensorFlow loads.
     import_tensorflow_quietly()
     grader = SubmissionGrader(tmp_path_factory.mktemp("graded"), tiny_rubric)
+    grader.start()  # now, not at the first result: the first test has work of its own
     yield grader
     grader.stop()
 
