@@ -12,8 +12,9 @@ from mnist_lab.grading.batch import grade_batch
 from mnist_lab.grading.rubric import load_rubric
 from tests.fixtures.similarity import INDEPENDENT, everything, filled_notebook
 
-# Grading stops each notebook after a second, one at a time: what matters here is the code
-# handed in, not the models (the batch grader's own tests train them, two at a time).
+# Each notebook gets a second in all, one at a time, so that few or none of its cells run:
+# what matters here is the code handed in, not its run (the batch grader's own tests train
+# models, two at a time).
 RUBRIC = load_rubric()
 QUICK = replace(RUBRIC, limits=replace(RUBRIC.limits, notebook_timeout_s=1))
 

@@ -1,5 +1,5 @@
 """Grade each fixture submission once per session, several at a time, from the first test
-that uses them.
+that uses them; and a checker for the tests' own notebooks.
 
 `graded(name)` returns the `GradingResults` of the fixture notebook called ``name`` (see
 `tests.fixtures.submissions`, plus "template": the solution with its solution blocks
@@ -7,7 +7,8 @@ cleared, as nbgrader makes a template). The `grader` fixture starts grading ever
 in a small thread pool; each call waits only for the one it needs. Fixtures are graded with
 `tiny_rubric`: the default rubric with the accuracy thresholds a tiny model can reach. The
 tiny lab is graded with its lab report (`report_dir`), as ``mnist-lab grade --report`` does.
-`grader.grade(notebook, ...)` grades a test's own notebook with the same checkers.
+`tiny_checker` is one checker with `tiny_rubric` for the tests that grade notebooks of their
+own, as a batch grader reuses its checkers: each such test saves starting TensorFlow.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from mnist_lab.grading.rubric import Rubric, load_rubric
 from mnist_lab.paths import SOLUTION_NOTEBOOK
 from mnist_lab.quiet import import_tensorflow_quietly
 from tests.fixtures import submissions
-from tests.fixtures.submissions.broken import DAMAGED, LAMBDA_MARKERS
+from tests.fixtures.submissions.broken import LAMBDA_MARKERS
 from tests.fixtures.submissions.template import template_from_solution
 
 # What a CNN with 8 filters trained on 8,000 images for 5 epochs reliably reaches (about
@@ -71,11 +72,16 @@ class SubmissionGrader:
         self.checkers: list[Checker] = []
         self.local = threading.local()
 
-    def _grade(self, notebook: Path, **options) -> GradingResults:
+    def _grade(self, notebook: Path, report_dir: Path | None) -> GradingResults:
         if not hasattr(self.local, "checker"):
             self.local.checker = Checker.start(self.rubric)
             self.checkers.append(self.local.checker)
-        return grade_submission(notebook, checker=self.local.checker, **options)
+        return grade_submission(
+            notebook,
+            checker=self.local.checker,
+            out_dir=notebook.parent / "out",
+            report_dir=report_dir,
+        )
 
     def _notebook(self, name: str) -> Path:
         folder = self.folder / name
@@ -86,20 +92,11 @@ class SubmissionGrader:
 
     def start(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grade")
-        names = [*submissions.all_submissions(), *DAMAGED, "template"]
+        names = [*submissions.all_submissions(), "template"]
         for name in names:
             notebook = self._notebook(name)
             report_dir = self._report_path(name) if name in WITH_REPORT else None
-            self.futures[name] = self.pool.submit(
-                self._grade, notebook, out_dir=notebook.parent / "out", report_dir=report_dir
-            )
-
-    def grade(self, notebook: Path, **options) -> GradingResults:
-        """Grade another notebook (`grade_submission`'s options) with the pool's checkers,
-        after the fixtures: a test saves starting a checker of its own."""
-        if self.pool is None:
-            self.start()
-        return self.pool.submit(self._grade, notebook, **options).result()
+            self.futures[name] = self.pool.submit(self._grade, notebook, report_dir)
 
     def results(self, name: str) -> GradingResults:
         if self.pool is None:
@@ -140,6 +137,13 @@ def grader(tmp_path_factory, tiny_rubric, mnist_path):
 @pytest.fixture(scope="session")
 def graded(grader) -> Callable[[str], GradingResults]:
     return grader.results
+
+
+@pytest.fixture(scope="session")
+def tiny_checker(tiny_rubric, mnist_path) -> Checker:
+    """A checker with `tiny_rubric`, started on first use and shared by the worker's tests."""
+    with Checker.start(tiny_rubric, mnist_path=mnist_path) as checker:
+        yield checker
 
 
 def run_as_ci(*arguments: str) -> subprocess.CompletedProcess:

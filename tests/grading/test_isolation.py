@@ -89,17 +89,21 @@ def preprocess_scan(path):
 
 
 @pytest.fixture(scope="module")
-def shown(tmp_path_factory, grader):
+def shown(tmp_path_factory, tiny_checker):
     """The scan check's message, graded twice: files beside the notebook copied, and not."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
+
+    from mnist_lab.grading.grade import grade_submission
 
     folder = tmp_path_factory.mktemp("shows-what-it-gets")
     notebook = folder / "shows_what_it_gets.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell(SHOWS_WHAT_IT_GETS)]), notebook)
     (folder / "digit.png").write_bytes(b"")
     return {
-        copy: grader.grade(notebook, copy_siblings=copy).check("scan_preprocessing").message
+        copy: grade_submission(notebook, checker=tiny_checker, copy_siblings=copy)
+        .check("scan_preprocessing")
+        .message
         for copy in (True, False)
     }
 
